@@ -1,0 +1,75 @@
+"""The records that flow from the crawler through storage to alerts.
+
+`Page` is what the spider yields: a fetched, already decoded article page.
+`Article` is what extraction makes of it and what every later stage reads and
+enriches (relevance fills its fields, storage adds identity and versioning).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Page:
+    """An article page as fetched: decoded text, never raw bytes."""
+
+    url: str
+    site: str
+    html: str
+    status: int = 200
+    # hints gathered on the list page: title and date shown next to the link
+    list_title: str | None = None
+    list_date: str | None = None
+    profile: str | None = None
+    fetched_at: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass
+class Attachment:
+    url: str
+    name: str = ""
+    text: str = ""
+    skipped: str | None = None  # reason, when the file was not read
+
+
+@dataclass
+class Article:
+    url: str
+    site: str
+    title: str = ""
+    published: str | None = None  # ISO 8601: date, or datetime with +08:00
+    source: str | None = None  # 来源
+    author: str | None = None  # 作者
+    editor: str | None = None  # 责任编辑 / 编辑: never the author
+    original_url: str | None = None  # 原文链接
+    text: str = ""
+    attachments: list[Attachment] = field(default_factory=list)
+    parent_url: str | None = None  # a bulletin item points back at its issue
+    flags: list[str] = field(default_factory=list)  # e.g. "no_body"
+    fetched_at: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    # filled by relevance
+    talent: bool | None = None
+    score: float | None = None
+    topics: list[str] = field(default_factory=list)
+    matched_terms: dict[str, list[str]] = field(default_factory=dict)
+    region: dict[str, str] = field(default_factory=dict)
+    incentives: list[dict[str, Any]] = field(default_factory=list)
+    deadline: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Article:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["attachments"] = [
+            a if isinstance(a, Attachment) else Attachment(**a)
+            for a in known.get("attachments") or []
+        ]
+        return cls(**known)

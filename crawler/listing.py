@@ -1,0 +1,90 @@
+"""List pages: a pure function from a decoded list page to its article links
+and the next list pages to follow."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+
+from parsel import Selector
+
+from crawler.profiles import Profile
+
+_DATE = re.compile(r"(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})")
+# index.html, index_1.html, index_2.shtml … in the same section
+_PAGINATED = re.compile(r"(?:^|/)index(?:_\d+)?\.s?html?$")
+_NEXT_LABELS = ("下一页", "下页", "后一页")
+
+
+@dataclass
+class ListItem:
+    url: str
+    title: str | None = None
+    date: str | None = None
+
+
+@dataclass
+class ListPage:
+    items: list[ListItem] = field(default_factory=list)
+    next_pages: list[str] = field(default_factory=list)
+
+
+def _iso_date(text: str | None) -> str | None:
+    if text and (m := _DATE.search(text)):
+        return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}"
+    return None
+
+
+def _section(url: str) -> str:
+    path = urlsplit(url).path
+    return path.rsplit("/", 1)[0] + "/"
+
+
+def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
+               profile: Profile | None = None) -> ListPage:
+    profile = profile or Profile()
+    sel = Selector(text=html)
+    page = ListPage()
+    seen: set[str] = set()
+
+    if profile.list_item:
+        for node in sel.css(profile.list_item):
+            link = node.css(profile.list_link or "a")[:1]
+            href = link.attrib.get("href") if link else None
+            if not href:
+                continue
+            target = urljoin(url, href)
+            if target in seen or not article_pattern.search(target):
+                continue
+            seen.add(target)
+            title = link.attrib.get("title") or link.xpath("string()").get("").strip()
+            date_text = node.css(profile.list_date).xpath("string()").get() if profile.list_date \
+                else node.xpath("string()").get()
+            page.items.append(ListItem(target, title or None, _iso_date(date_text)))
+    else:
+        for link in sel.css("a[href]"):
+            target = urljoin(url, link.attrib["href"])
+            if target in seen or not article_pattern.search(target):
+                continue
+            seen.add(target)
+            title = link.attrib.get("title") or link.xpath("string()").get("").strip()
+            # the date usually sits beside the link, in the same list item
+            parent_text = link.xpath("string(..)").get("")
+            page.items.append(ListItem(target, title or None, _iso_date(parent_text)))
+
+    section = _section(url)
+    candidates = sel.css(profile.next_page) if profile.next_page else []
+    for link in candidates:
+        if href := link.attrib.get("href"):
+            page.next_pages.append(urljoin(url, href))
+    for link in sel.css("a[href]"):
+        href = link.attrib["href"]
+        target = urljoin(url, href)
+        label = link.xpath("string()").get("").strip()
+        same_section = _section(target) == section and urlsplit(target).netloc == urlsplit(url).netloc
+        if not same_section or target in page.next_pages or target.split("#")[0] == url:
+            continue
+        if _PAGINATED.search(urlsplit(target).path) or any(lbl in label for lbl in _NEXT_LABELS):
+            page.next_pages.append(target)
+    return page

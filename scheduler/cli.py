@@ -1,0 +1,58 @@
+"""The `talentwatch` command line.
+
+Commands live in modules of their own (scheduler/commands/*.py), each adding
+itself to `main`; they share config loading through `load_config_or_exit`.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+
+from scheduler.config import Config, ConfigError, load_config, resolve_path
+
+
+class State:
+    def __init__(self, config_path: str | None) -> None:
+        self.config_path = resolve_path(config_path)
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            try:
+                self._config = load_config(self.config_path)
+            except ConfigError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(2)
+        return self._config
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", envvar="TALENTWATCH_CONFIG",
+              help="config file (default ./config.yaml, or $TALENTWATCH_CONFIG)")
+@click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")
+@click.version_option(package_name="talentwatch")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Watch Chinese government portals for talent-policy news."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = State(config_path)
+
+
+@main.command()
+@pass_state
+def validate(state: State) -> None:
+    """Check the config file and exit."""
+    config = state.config
+    click.echo(f"{state.config_path}: ok ({len(config.sites)} sites, archive {config.database})")
+
+
+# each module registers its commands on `main`
+from scheduler.commands import archive_cmds, crawl_cmds, demo_cmds  # noqa: E402,F401

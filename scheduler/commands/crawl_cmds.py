@@ -1,0 +1,1 @@
+"""crawl command (being written)."""

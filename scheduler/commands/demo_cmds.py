@@ -1,0 +1,1 @@
+"""demo command (being written)."""
