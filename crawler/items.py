@@ -26,6 +26,17 @@ class Page:
     fetched_at: str | None = None
     etag: str | None = None
     last_modified: str | None = None
+    # attachments (PDF, DOC, DOCX) the spider fetched for this page
+    files: list[FetchedFile] = field(default_factory=list)
+
+
+@dataclass
+class FetchedFile:
+    url: str
+    name: str = ""
+    body: bytes = b""
+    content_type: str | None = None
+    skipped: str | None = None  # why it was not fetched (too large, failed …)
 
 
 @dataclass
@@ -49,6 +60,8 @@ class Article:
     text: str = ""
     attachments: list[Attachment] = field(default_factory=list)
     parent_url: str | None = None  # a bulletin item points back at its issue
+    # items split out of a bulletin; each is archived as an article of its own
+    parts: list[Article] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)  # e.g. "no_body"
     fetched_at: str | None = None
     etag: str | None = None
@@ -72,4 +85,6 @@ class Article:
             a if isinstance(a, Attachment) else Attachment(**a)
             for a in known.get("attachments") or []
         ]
+        known["parts"] = [p if isinstance(p, Article) else cls.from_dict(p)
+                          for p in known.get("parts") or []]
         return cls(**known)
