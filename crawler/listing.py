@@ -13,7 +13,7 @@ from crawler.profiles import Profile
 
 _DATE = re.compile(r"(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})")
 # index.html, index_1.html, index_2.shtml … in the same section
-_PAGINATED = re.compile(r"(?:^|/)index(?:_\d+)?\.s?html?$")
+_PAGINATED = re.compile(r"(?:^|/)index(?:_(\d+))?\.s?html?$")
 _NEXT_LABELS = ("下一页", "下页", "后一页")
 
 
@@ -73,18 +73,25 @@ def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
             parent_text = link.xpath("string(..)").get("")
             page.items.append(ListItem(target, title or None, _iso_date(parent_text)))
 
+    # best candidate first: the profile's next link, then one labelled 下一页,
+    # then index_N pages by number, so a walk goes newest to oldest
     section = _section(url)
-    candidates = sel.css(profile.next_page) if profile.next_page else []
-    for link in candidates:
-        if href := link.attrib.get("href"):
-            page.next_pages.append(urljoin(url, href))
+    candidates: list[tuple[int, int, str]] = []
+    if profile.next_page:
+        for link in sel.css(profile.next_page):
+            if href := link.attrib.get("href"):
+                candidates.append((0, 0, urljoin(url, href)))
     for link in sel.css("a[href]"):
-        href = link.attrib["href"]
-        target = urljoin(url, href)
-        label = link.xpath("string()").get("").strip()
-        same_section = _section(target) == section and urlsplit(target).netloc == urlsplit(url).netloc
-        if not same_section or target in page.next_pages or target.split("#")[0] == url:
+        target = urljoin(url, link.attrib["href"]).split("#")[0]
+        parts = urlsplit(target)
+        if target == url or _section(target) != section or parts.netloc != urlsplit(url).netloc:
             continue
-        if _PAGINATED.search(urlsplit(target).path) or any(lbl in label for lbl in _NEXT_LABELS):
+        label = link.xpath("string()").get("").strip()
+        if any(lbl in label for lbl in _NEXT_LABELS):
+            candidates.append((1, 0, target))
+        elif m := _PAGINATED.search(parts.path):
+            candidates.append((2, int(m[1] or 0), target))
+    for _, _, target in sorted(candidates, key=lambda c: (c[0], c[1])):
+        if target not in page.next_pages:
             page.next_pages.append(target)
     return page
