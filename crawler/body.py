@@ -1,0 +1,162 @@
+"""Finding the article body in a parsed page and turning it into clean text.
+
+Three ways in, tried by extract() in order: a CSS selector (site profile or a
+known CMS container), then a text-density score over the whole tree (the main
+text of a Chinese page is where sentence punctuation piles up outside links),
+then trafilatura. All of them end in `node_text`, which keeps paragraph breaks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from lxml import html as lxml_html
+from lxml.etree import Comment, ProcessingInstruction
+
+from crawler.boilerplate import DROP_ATTR_RE, DROP_TAGS
+
+# tags after which text continues on a new line
+_BLOCK = {
+    "p", "div", "br", "li", "tr", "table", "tbody", "h1", "h2", "h3", "h4", "h5", "h6",
+    "section", "article", "blockquote", "pre", "ul", "ol", "dl", "dt", "dd", "center",
+    "form", "fieldset", "hr", "header", "footer", "main", "aside", "nav", "figure", "figcaption",
+}
+_CELL = {"td", "th"}
+_PUNCT = re.compile(r"[，。！？；、：,.!?;]")
+_SENTENCE_END = re.compile(r"[。！？!?]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2002\u2003\u2009\u200b]+")
+
+
+def parse(html: str) -> lxml_html.HtmlElement | None:
+    from trafilatura.utils import load_html  # copes with XML declarations and broken markup
+
+    return load_html(html)
+
+
+def prune(root: lxml_html.HtmlElement) -> None:
+    """Drop what is never body text: scripts, forms controls, navigation-like blocks."""
+    for el in list(root.iter(Comment, ProcessingInstruction)):
+        _drop(el)
+    for el in list(root.iter(*DROP_TAGS)):
+        _drop(el)
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or el.tag in ("html", "body"):
+            continue
+        attrs = " ".join(filter(None, (el.get("class"), el.get("id"))))
+        if attrs and DROP_ATTR_RE.search(attrs):
+            _drop(el)
+        elif el.get("style") and "display:none" in el.get("style").replace(" ", "").lower():
+            _drop(el)
+
+
+def _drop(el) -> None:
+    """Remove an element but keep its tail text in place."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def node_text(node) -> str:
+    """The text of a subtree, one line per block, spaces tidied."""
+    parts: list[str] = []
+
+    def walk(el) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if tag in _BLOCK:
+            parts.append("\n")
+        elif tag in _CELL:
+            parts.append(" ")
+        if el.text and tag:
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+        if tag in _BLOCK:
+            parts.append("\n")
+        if el.tail:
+            parts.append(el.tail)
+
+    walk(node)
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+@dataclass
+class _Stats:
+    text: int = 0  # characters of own text (not inside links)
+    links: int = 0  # characters inside links
+    score: float = 0.0
+
+
+def _own_text(el) -> str:
+    # text directly inside the element: its .text and its children's tails
+    chunks = [el.text or ""]
+    chunks.extend(child.tail or "" for child in el)
+    return "".join(chunks).strip()
+
+
+def densest_node(root) -> lxml_html.HtmlElement | None:
+    """The element holding the most sentence-like text outside links.
+
+    Each run of own text scores by its punctuation and length; the score goes to
+    the element and, halved, to its ancestors' shares (readability-style), then
+    each candidate is discounted by the share of its text that sits in links.
+    """
+    stats: dict = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        own = _own_text(el)
+        if not own:
+            continue
+        in_link = any(a.tag == "a" for a in el.iterancestors()) or el.tag == "a"
+        length = len(_SPACES.sub("", own))
+        chain = [el, *el.iterancestors()]
+        for anc in chain:
+            st = stats.setdefault(anc, _Stats())
+            if in_link:
+                st.links += length
+            else:
+                st.text += length
+        if in_link or length < 8:
+            continue
+        score = 1 + len(_PUNCT.findall(own)) + min(length / 80, 4)
+        if not _SENTENCE_END.search(own) and len(_HAN.findall(own)) < 20:
+            score *= 0.3  # labels, menus, headings
+        host = el
+        while host.tag in ("font", "span", "b", "strong", "em", "i", "u", "p", "a") and \
+                host.getparent() is not None:
+            host = host.getparent()  # credit the block that holds the paragraphs
+        weight = 1.0
+        for anc in [host, *host.iterancestors()][:4]:
+            stats.setdefault(anc, _Stats()).score += score * weight
+            weight /= 2
+    best, best_score = None, 0.0
+    for el, st in stats.items():
+        if st.score <= 0 or el.tag in ("html", "body"):
+            continue
+        total = st.text + st.links
+        link_density = st.links / total if total else 1.0
+        value = st.score * (1 - link_density)
+        if value > best_score:
+            best, best_score = el, value
+    return best
+
+
+def text_quality(text: str) -> float:
+    """How article-like a text is: punctuated Han text scores high."""
+    if not text:
+        return 0.0
+    han = len(_HAN.findall(text))
+    punct = len(_PUNCT.findall(text))
+    return math.log1p(han) * min(1.0, punct / max(1.0, han / 40))
