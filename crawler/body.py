@@ -30,10 +30,16 @@ _HAN = re.compile(r"[\u4e00-\u9fff]")
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2002\u2003\u2009\u200b]+")
 
 
-def parse(html: str) -> lxml_html.HtmlElement | None:
-    from trafilatura.utils import load_html  # copes with XML declarations and broken markup
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
 
-    return load_html(html)
+
+def parse(html: str) -> lxml_html.HtmlElement | None:
+    """A forgiving parse; None when there is no markup at all."""
+    try:
+        root = lxml_html.document_fromstring(_XML_DECL.sub("", html))
+    except (ValueError, lxml_html.etree.ParserError):
+        return None
+    return root if len(root) else None
 
 
 def prune(root: lxml_html.HtmlElement) -> None:
@@ -96,6 +102,7 @@ class _Stats:
     text: int = 0  # characters of own text (not inside links)
     links: int = 0  # characters inside links
     score: float = 0.0
+    content: float = 0.0  # undecayed paragraph score of the whole subtree
 
 
 def _own_text(el) -> str:
@@ -106,6 +113,33 @@ def _own_text(el) -> str:
 
 
 def densest_node(root) -> lxml_html.HtmlElement | None:
+    best, stats = _densest(root)
+    if best is not None:
+        _trim(best, stats)
+    return best
+
+
+_TRIMMABLE = {"table", "div", "ul", "ol", "dl", "form", "section", "center", "tbody", "tr"}
+
+
+def _trim(node, stats: dict) -> None:
+    """Drop the blocks inside the chosen node that are lists of links or scoreless furniture."""
+    total = stats[node].content or 1.0
+    for child in list(node):
+        if not isinstance(child.tag, str) or child.tag not in _TRIMMABLE:
+            continue
+        st = stats.get(child)
+        if st is None:
+            continue
+        chars = st.text + st.links
+        link_density = st.links / chars if chars else 0.0
+        # a div may be one paragraph of many; a table or list with little text is furniture
+        small = st.content < 0.05 * total and child.tag not in ("div", "section", "center")
+        if link_density > 0.4 or small:
+            _drop(child)
+
+
+def _densest(root):
     """The element holding the most sentence-like text outside links.
 
     Each run of own text scores by its punctuation and length; the score goes to
@@ -138,6 +172,9 @@ def densest_node(root) -> lxml_html.HtmlElement | None:
                 host.getparent() is not None:
             host = host.getparent()  # credit the block that holds the paragraphs
         weight = 1.0
+        for i, anc in enumerate([el, *el.iterancestors()]):
+            st = stats.setdefault(anc, _Stats())
+            st.content += score
         for anc in [host, *host.iterancestors()][:4]:
             stats.setdefault(anc, _Stats()).score += score * weight
             weight /= 2
@@ -150,7 +187,7 @@ def densest_node(root) -> lxml_html.HtmlElement | None:
         value = st.score * (1 - link_density)
         if value > best_score:
             best, best_score = el, value
-    return best
+    return best, stats
 
 
 def text_quality(text: str) -> float:
