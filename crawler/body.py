@@ -42,10 +42,20 @@ def parse(html: str) -> lxml_html.HtmlElement | None:
     return root if len(root) else None
 
 
-def prune(root: lxml_html.HtmlElement) -> None:
-    """Drop what is never body text: scripts, forms controls, navigation-like blocks."""
+_CODE_TAGS = ("script", "style", "noscript", "template")
+
+
+def strip_code(root: lxml_html.HtmlElement) -> None:
+    """Drop scripts, styles and comments: never text a reader sees."""
     for el in list(root.iter(Comment, ProcessingInstruction)):
         _drop(el)
+    for el in list(root.iter(*_CODE_TAGS)):
+        _drop(el)
+
+
+def prune(root: lxml_html.HtmlElement) -> None:
+    """Drop what is never body text: scripts, forms controls, navigation-like blocks."""
+    strip_code(root)
     for el in list(root.iter(*DROP_TAGS)):
         _drop(el)
     for el in list(root.iter()):
@@ -73,12 +83,16 @@ def _drop(el) -> None:
     parent.remove(el)
 
 
-def node_text(node) -> str:
-    """The text of a subtree, one line per block, spaces tidied."""
+def node_text(node, skip_trimmed: bool = True) -> str:
+    """The text of a subtree, one line per block, spaces tidied; trimmed blocks left out."""
     parts: list[str] = []
 
     def walk(el) -> None:
         tag = el.tag if isinstance(el.tag, str) else ""
+        if skip_trimmed and tag and el.get(TRIMMED):
+            if el.tail:
+                parts.append(el.tail)
+            return
         if tag in _BLOCK:
             parts.append("\n")
         elif tag in _CELL:
@@ -95,6 +109,28 @@ def node_text(node) -> str:
     walk(node)
     lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
     return "\n".join(line for line in lines if line)
+
+
+def around(root, node, chars: int = 300) -> tuple[str, str]:
+    """The text just before and just after a node, in reading order (info lines, signatures)."""
+    before, after = lxml_html.Element("span"), lxml_html.Element("span")
+    before.text, after.text = "\ue000", "\ue001"
+    kept = [c for c in node if isinstance(c.tag, str) and not c.get(TRIMMED) and c.text_content().strip()]
+    if kept and not (node.text or "").strip():
+        # trimmed blocks at the top of the body (an info table) read as above it
+        kept[0].addprevious(before)
+        kept[-1].addnext(after)
+    else:
+        node.addprevious(before)
+        node.addnext(after)
+    try:
+        text = node_text(root, skip_trimmed=False)
+    finally:
+        _drop(before)
+        _drop(after)
+    head, _, rest = text.partition("\ue000")
+    _, _, tail = rest.partition("\ue001")
+    return head[-chars:], tail[:chars]
 
 
 @dataclass
@@ -119,6 +155,7 @@ def densest_node(root) -> lxml_html.HtmlElement | None:
     return best
 
 
+TRIMMED = "data-tw-trimmed"
 _TRIMMABLE = {"table", "div", "ul", "ol", "dl", "form", "section", "center", "tbody", "tr"}
 
 
@@ -136,7 +173,7 @@ def _trim(node, stats: dict) -> None:
         # a div may be one paragraph of many; a table or list with little text is furniture
         small = st.content < 0.05 * total and child.tag not in ("div", "section", "center")
         if link_density > 0.4 or small:
-            _drop(child)
+            child.set(TRIMMED, "1")  # kept in the tree: an info line in it still counts as "above the body"
 
 
 def _densest(root):

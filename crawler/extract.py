@@ -18,7 +18,7 @@ from lxml.etree import XPathError
 
 from crawler import metadata as md
 from crawler.attachments import read_attachments
-from crawler.body import densest_node, node_text, parse, prune
+from crawler.body import around, densest_node, node_text, parse, prune, strip_code
 from crawler.boilerplate import LINE_RE, TAIL_RE
 from crawler.bulletin import split_bulletin
 from crawler.items import Article, Page
@@ -159,35 +159,37 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     return md.clean_title(og or "", profile.site_names)
 
 
-def _info_window(page_text: str, body_text: str, title: str) -> str:
-    """The text between the title and the start of the body: where the info line sits."""
-    body_start = -1
-    for line in body_text.split("\n")[:3]:
-        if len(line) >= 8 and (pos := page_text.find(line[:40])) >= 0:
-            body_start = pos
-            break
-    title_pos = page_text.find(title[:20]) if title else -1
-    if body_start < 0:
-        start = max(0, title_pos) if title_pos >= 0 else 0
-        return page_text[start:start + 600]
-    start = title_pos if 0 <= title_pos < body_start and body_start - title_pos < 1500 else \
-        max(0, body_start - 400)
-    return page_text[start:body_start + 80]
-
-
-def _pick_date(window: str, page_text: str, body_text: str) -> str | None:
-    near = md.dates_in(window)
+def _pick_date(before: str, body_text: str, after: str, page_text: str) -> str | None:
+    """The publication date near the body: the info line above it, its first lines, a signature."""
+    head = "\n".join(body_text.split("\n")[:8])[:300]
+    near = md.dates_in(before + "\n" + head)
     labelled = [d for d in near if d[2]]
     if labelled:
-        return labelled[0][1]
+        return labelled[-1][1]
     if near:
-        # with a time it is a publication stamp; prefer the one closest to the body
-        with_time = [d for d in near if "T" in d[1]]
-        return (with_time or near)[-1][1]
+        before_only = [d for d in near if d[0] < len(before)]
+        # the stamp closest above the body; a date inside its first lines otherwise
+        return (before_only[-1] if before_only else near[0])[1]
     labelled_anywhere = [d for d in md.dates_in(page_text) if d[2]]
     if labelled_anywhere:
         return labelled_anywhere[0][1]
     return None
+
+
+def _date_below_title(page_text: str, title: str) -> str | None:
+    """年月日 on the lines right under the page's heading."""
+    if len(title) < 4:
+        return None
+    for m in re.finditer(re.escape(title[:30]), page_text):
+        if found := md.dates_in(page_text[m.end(): m.end() + 120]):
+            return found[0][1]
+    return None
+
+
+def _signature_date(body_text: str, after: str) -> str | None:
+    """A forum or blog stamp just below the body: '本贴由 X 于2005年8月12日16:12:21…'."""
+    found = md.dates_in(body_text[-80:] + "\n" + after[:150])
+    return found[0][1] if found else None
 
 
 def _merge_day(hint: str | None, found: str | None) -> str | None:
@@ -255,6 +257,7 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
 
     meta = _meta(root)
     article.title = _title(root, profile, meta, page)
+    strip_code(root)
     body_el = root.find(".//body")
     page_text = node_text(body_el if body_el is not None else root)
     original_url = _original_url(root, page.url)
@@ -275,9 +278,14 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     article.text = text
     log.debug("%s: body via %s", page.url, how)
 
-    window = _info_window(page_text, text, article.title)
+    before, after = around(root, node) if node is not None and how != "trafilatura" else ("", "")
+    if not before:
+        before = page_text[:600]
+    window = before[-300:] + "\n" + text[:200]
     found = (md.parse_date(profile_date) or md.parse_date(_first_meta(meta, md.DATE_META))
-             or _pick_date(window, page_text, text) or md.date_from_url(page.url))
+             or _pick_date(before, text, after, page_text) or _date_below_title(page_text, article.title)
+             or md.date_from_url(page.url)
+             or _signature_date(text, after))
     article.published = _merge_day(page.list_date, found)
     source = (profile_source and (md.first(md.SOURCE_RE, profile_source + " ") or profile_source)) \
         or md.first(md.SOURCE_RE, window) or _first_meta(meta, ("contentsource",)) \

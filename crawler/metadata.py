@@ -28,6 +28,9 @@ _DATE_RE = re.compile(
     _Y + r"\s*(?:年\s*|[-/.])(\d{1,2})\s*(?:月\s*|[-/.])(\d{1,2})(?!\d)\s*日?"
     r"(?:\s*T?\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?)?"
 )
+# M/D/YYYY h:mm:ss AM: the en-US default of ASP.NET sites
+_US_DATE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?",
+                         re.IGNORECASE)
 _DATE_LABEL = re.compile(r"(?:发布时间|发布日期|发表时间|发表日期|发表于|发文日期|更新时间|时间|日期|Date)\s*[:：]?\s*$")
 _URL_DATE = (
     re.compile(r"/(20\d{2}|19\d{2})[-_/]?(\d{2})[-_/]?(\d{2})(?:/|_|\d|\.)"),  # /2022/02/13/, /20220213/
@@ -40,7 +43,7 @@ _EPOCH_ID = re.compile(r"/ARTI(1\d{12})\d*\.s?html?", re.IGNORECASE)
 _LABEL_STOP = (r"(?=\s{2,}|\s*(?:发布时间|发布日期|时间|日期|来源|作者|责任编辑|编辑|浏览|阅读|点击|字号|"
                r"【|\[|\||｜|$))")
 SOURCE_RE = re.compile(r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*\[?\s*([^\s\]|｜【]{2,40}?)\s*\]?" + _LABEL_STOP)
-AUTHOR_RE = re.compile(r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*([^\s|｜【]{1,20}(?:[ 、，,][^\s|｜【\d]{2,4})*)"
+AUTHOR_RE = re.compile(r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)"
                        + _LABEL_STOP)
 EDITOR_RE = re.compile(r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\s|｜【】)）\]]{2,20}(?:[ 、][^\s|｜【】)）\]]{2,4})*)")
 # "记者 王某 李某" / "本报记者王某" / "（记者 王某）"
@@ -94,24 +97,37 @@ def parse_date(text: str | None) -> str | None:
         except ValueError:
             moment = None
         if moment:
-            return moment.astimezone(SHANGHAI).isoformat()
-    m = _DATE_RE.search(text)
-    return _match_iso(m) if m else None
+            local = moment.astimezone(SHANGHAI)
+            return local.date().isoformat() if local.time() == datetime.min.time() else local.isoformat()
+    found = dates_in(text)
+    if not found:
+        return None
+    value = found[0][1]
+    return value[:10] if value.endswith("T00:00:00+08:00") else value
 
 
 def from_epoch(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, SHANGHAI).isoformat()
 
 
+def _us_iso(m: re.Match[str]) -> str | None:
+    hour = int(m[4]) if m[4] else None
+    if hour is not None and m[7]:
+        hour = hour % 12 + (12 if m[7].upper() == "PM" else 0)
+    return iso(int(m[3]), int(m[1]), int(m[2]), hour, int(m[5]) if m[5] else None,
+               int(m[6]) if m[6] else None)
+
+
 def dates_in(text: str) -> list[tuple[int, str, bool]]:
     """Every dated position in a text: (offset, iso, labelled by 发布时间 & co.)."""
     found = []
-    for m in _DATE_RE.finditer(text):
-        value = _match_iso(m)
-        if value:
-            labelled = bool(_DATE_LABEL.search(text[max(0, m.start() - 12):m.start()]))
-            found.append((m.start(), value, labelled))
-    return found
+    for pattern, convert in ((_DATE_RE, _match_iso), (_US_DATE_RE, _us_iso)):
+        for m in pattern.finditer(text):
+            value = convert(m)
+            if value:
+                labelled = bool(_DATE_LABEL.search(text[max(0, m.start() - 12):m.start()]))
+                found.append((m.start(), value, labelled))
+    return sorted(found)
 
 
 def date_from_url(url: str) -> str | None:
