@@ -209,7 +209,7 @@ def _densest(root):
                 host.getparent() is not None:
             host = host.getparent()  # credit the block that holds the paragraphs
         weight = 1.0
-        for i, anc in enumerate([el, *el.iterancestors()]):
+        for anc in [el, *el.iterancestors()]:
             st = stats.setdefault(anc, _Stats())
             st.content += score
         for anc in [host, *host.iterancestors()][:4]:

@@ -2,8 +2,9 @@
 
 Order: BOM, charset in the HTTP Content-Type header, charset declared in the
 HTML (meta), then detection for undeclared pages (ASCII, UTF-8, then -- unlike
-Scrapy -- GB18030 if the bytes are valid GB18030, then charset detection). w3lib maps GB2312/GBK to GB18030, its superset, so pages that
-declare gb2312 but use GBK-only characters still decode cleanly.
+Scrapy -- GB18030 if the bytes are valid GB18030, then charset detection).
+w3lib maps GB2312/GBK to GB18030, its superset, so pages that declare gb2312
+but use GBK-only characters still decode cleanly.
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _SELECTOR_CACHE: dict[str, CSSSelector | None] = {}
 # a line that is only the info line: labels with dates, sources, authors
-_INFO_LABELS = re.compile(r"(?:发布时间|发布日期|发表时间|来源|作者|浏览|点击|字号|信息来源|文章来源|时间|日期)\s*[:：]")
+_INFO_LABELS = re.compile(
+    r"(?:发布时间|发布日期|发表时间|来源|作者|浏览|点击|字号|信息来源|文章来源|时间|日期)\s*[:：]"
+)
 _MIN_BODY_HAN = 20  # fewer Han characters than this is no article body
 
 

@@ -29,9 +29,13 @@ _DATE_RE = re.compile(
     r"(?:\s*T?\s*(\d{1,2})\s*[:：时]\s*(\d{1,2})(?:\s*[:：分]\s*(\d{1,2}))?)?"
 )
 # M/D/YYYY h:mm:ss AM: the en-US default of ASP.NET sites
-_US_DATE_RE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?",
-                         re.IGNORECASE)
-_DATE_LABEL = re.compile(r"(?:发布时间|发布日期|发表时间|发表日期|发表于|发文日期|更新时间|时间|日期|Date)\s*[:：]?\s*$")
+_US_DATE_RE = re.compile(
+    r"(?<![\d/])(\d{1,2})/(\d{1,2})/((?:19|20)\d{2})"
+    r"(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([AP]M)?)?", re.IGNORECASE
+)
+_DATE_LABEL = re.compile(
+    r"(?:发布时间|发布日期|发表时间|发表日期|发表于|发文日期|更新时间|时间|日期|Date)\s*[:：]?\s*$"
+)
 _URL_DATE = (
     re.compile(r"/(20\d{2}|19\d{2})[-_/]?(\d{2})[-_/]?(\d{2})(?:/|_|\d|\.)"),  # /2022/02/13/, /20220213/
     re.compile(r"/t(20\d{2})(\d{2})(\d{2})_"),  # TRS: t20190918_693227.shtml
@@ -42,10 +46,16 @@ _EPOCH_ID = re.compile(r"/ARTI(1\d{12})\d*\.s?html?", re.IGNORECASE)
 
 _LABEL_STOP = (r"(?=\s{2,}|\s*(?:发布时间|发布日期|时间|日期|来源|作者|责任编辑|编辑|浏览|阅读|点击|字号|"
                r"【|\[|\||｜|$))")
-SOURCE_RE = re.compile(r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*\[?\s*([^\s\]|｜【]{2,40}?)\s*\]?" + _LABEL_STOP)
-AUTHOR_RE = re.compile(r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)"
-                       + _LABEL_STOP)
-EDITOR_RE = re.compile(r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\s|｜【】)）\]]{2,20}(?:[ 、][^\s|｜【】)）\]]{2,4})*)")
+SOURCE_RE = re.compile(
+    r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*\[?\s*([^\s\]|｜【]{2,40}?)\s*\]?" + _LABEL_STOP
+)
+AUTHOR_RE = re.compile(
+    r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)"
+    + _LABEL_STOP
+)
+EDITOR_RE = re.compile(
+    r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\s|｜【】)）\]]{2,20}(?:[ 、][^\s|｜【】)）\]]{2,4})*)"
+)
 # "记者 王某 李某" / "本报记者王某" / "（记者 王某）"
 REPORTER_RE = re.compile(r"记者\s*([\u4e00-\u9fff]{2,4}(?:[\s、]+[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]))*)")
 # a by-line at the end of a body: （王某 李某） or （王某 上海报道）
@@ -167,7 +177,9 @@ def byline_at_end(text: str) -> str | None:
 
 _TITLE_TAIL = re.compile(r"\s*(_|\||｜|--| - | — |-)\s*([^_|｜-]{1,24})$")
 # the tail after a bare hyphen is a site or column name only when it ends like one
-_SITE_WORD = re.compile(r"(?:网|网站|门户|频道|政府|部|委|局|厅|办|中心|在线|日报|新闻|论坛|社区|博客|首页|平台|栏目)$")
+_SITE_WORD = re.compile(
+    r"(?:网|网站|门户|频道|政府|部|委|局|厅|办|中心|在线|日报|新闻|论坛|社区|博客|首页|平台|栏目)$"
+)
 
 
 def clean_title(title: str, site_names: tuple[str, ...] = ()) -> str:
