@@ -273,6 +273,7 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     if _han(text) < _MIN_BODY_HAN:
         text = _trafilatura(page.html, page.url)
         how = "trafilatura"
+    raw_text = text
     text = clean_lines(text, article.title)
     if _han(text) < _MIN_BODY_HAN and not page.files:
         log.warning("no recognisable body on %s", page.url)
@@ -283,9 +284,9 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     before, after = around(root, node) if node is not None and how != "trafilatura" else ("", "")
     if not before:
         before = page_text[:600]
-    window = before[-300:] + "\n" + text[:200]
+    window = before[-300:] + "\n" + raw_text[:300]
     found = (md.parse_date(profile_date) or md.parse_date(_first_meta(meta, md.DATE_META))
-             or _pick_date(before, text, after, page_text) or _date_below_title(page_text, article.title)
+             or _pick_date(before, raw_text, after, page_text) or _date_below_title(page_text, article.title)
              or md.date_from_url(page.url)
              or _signature_date(text, after))
     article.published = _merge_day(page.list_date, found)

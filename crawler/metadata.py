@@ -184,7 +184,8 @@ _SITE_WORD = re.compile(
 
 def clean_title(title: str, site_names: tuple[str, ...] = ()) -> str:
     """Drop site and column suffixes: '通知_共产党员网' -> '通知', '通知-县委组织部' -> '通知'."""
-    title = re.sub(r"\s+", " ", title or "").strip()
+    title = re.sub(r"<[^>]+>", "", title or "")  # CMS meta titles sometimes carry markup
+    title = re.sub(r"\s+", " ", title).strip()
     for name in site_names:
         if name and title.endswith(name) and len(title) > len(name) + 2:
             title = title[: -len(name)].rstrip(" _-|｜—")

@@ -55,7 +55,7 @@ PROFILES: dict[str, Profile] = {
         article_url=r"/content/post_\d+\.html$",
         title="div.article h1, div.title_box h1, h1.article-title",
         body="div.article-content, div.article_content, div.content_box div.content",
-        site_names=("广东组织工作网", "广东省委组织部"),
+        site_names=("中共广东省委组织部", "广东组织工作网", "广东省委组织部"),
     ),
     # 共产党员网: list items in an inline script array, article body in .word
     "12371": Profile(
