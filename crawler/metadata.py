@@ -45,7 +45,7 @@ _URL_DATE = (
 _EPOCH_ID = re.compile(r"/ARTI(1\d{12})\d*\.s?html?", re.IGNORECASE)
 
 _LABEL_STOP = (r"(?=\s{2,}|\s*(?:发布时间|发布日期|时间|日期|来源|作者|责任编辑|编辑|浏览|阅读|点击|字号|"
-               r"【|\[|\||｜|$))")
+               r"【|\[|\||｜|$)|\n)")
 SOURCE_RE = re.compile(
     r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*\[?\s*([^\s\]|｜【]{2,40}?)\s*\]?" + _LABEL_STOP
 )
@@ -159,8 +159,11 @@ def reporter(text: str) -> str | None:
     m = REPORTER_RE.search(text)
     if not m:
         return None
-    names = [n for n in re.split(r"[\s、]+", m[1]) if n and not _NOT_PERSON.search(n)]
-    names = [n for n in names if not n.endswith(("报道", "摄影", "通讯员"))]
+    names: list[str] = []
+    for name in re.split(r"[\s、]+", m[1]):
+        if not name or _NOT_PERSON.search(name) or name.endswith(("报道", "摄影", "通讯员", "实习生")):
+            break  # 通讯员, 摄影 … start another role
+        names.append(name)
     return " ".join(names) or None
 
 
