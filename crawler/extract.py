@@ -22,7 +22,7 @@ from crawler.body import around, densest_node, node_text, parse, prune, strip_co
 from crawler.boilerplate import LINE_RE, TAIL_RE
 from crawler.bulletin import split_bulletin
 from crawler.items import Article, Page
-from crawler.profiles import CMS_BODY_SELECTORS, TITLE_SELECTORS, Profile, get_profile
+from crawler.profiles import CMS_BODY_SELECTORS, PROFILES, TITLE_SELECTORS, Profile, get_profile
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,8 @@ def _author(profile_hit: str | None, window: str, body_text: str, meta: dict[str
 
 
 def extract(page: Page, profile: Profile | None = None) -> Article:
-    profile = profile or get_profile(page.profile) if page.profile else profile or get_profile(None)
+    if profile is None:
+        profile = get_profile(page.profile if page.profile in PROFILES else None)
     article = Article(url=page.url, site=page.site, fetched_at=page.fetched_at, etag=page.etag,
                       last_modified=page.last_modified)
     root = parse(page.html) if page.html and page.html.strip() else None
