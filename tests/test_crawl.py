@@ -40,7 +40,8 @@ def test_gbk_site_with_three_keys_is_crawled_completely(tmp_path: Path, gbk_port
     for article in articles:
         record = records[base_url + article["path"]]
         assert record["title"] == article["title"]
-        assert record["published"] == article["day"]
+        # the list gives the day, the page the time: ISO 8601 in Asia/Shanghai
+        assert record["published"] == f"{article['date'].replace(' ', 'T')}:00+08:00"
         assert record["site"] == "青禾组工网"
         for paragraph in article["paragraphs"]:
             assert paragraph in record["text"]
