@@ -1,0 +1,59 @@
+"""Fill an Article's relevance fields: talent, score, topics, matched terms,
+region, incentives and deadline — for the article and each bulletin item in it."""
+
+from __future__ import annotations
+
+import re
+
+from crawler.items import Article
+from relevance.config import RelevanceConfig, default_config
+from relevance.deadline import find_deadline
+from relevance.incentives import extract_incentives
+from relevance.region import detect_region
+from relevance.topics import TopicScorer
+
+# a bulletin item ends with its author in brackets: …（望江县委组织部）
+_TRAILING_SOURCE = re.compile(r"[（(]([^（）()]{2,30}?)[）)]\s*$")
+
+
+def _body(article: Article) -> str:
+    parts = [article.text] + [a.text for a in article.attachments if getattr(a, "text", "")]
+    return "\n".join(p for p in parts if p)
+
+
+class Classifier:
+    """`Classifier(config.relevance)`; `Classifier()` uses the shipped topics."""
+
+    def __init__(self, config: RelevanceConfig | None = None) -> None:
+        self.config = config or default_config()
+        self.scorer = TopicScorer(self.config)
+
+    def classify(self, article: Article, _hints: tuple[str, ...] = ()) -> None:
+        """Fill the relevance fields in place (parts too)."""
+        text = _body(article)
+        result = self.scorer.score(article.title or "", text)
+        article.score = result.score
+        article.talent = result.score >= self.config.threshold
+        article.topics = result.topics
+        article.matched_terms = result.matched_terms
+        source = article.source or ""
+        tail = _TRAILING_SOURCE.search(article.text or "")
+        if tail:
+            source = f"{source} {tail.group(1)}".strip()
+        hints = tuple(h for h in (self.config.site_regions.get(article.site), article.site) if h)
+        article.region = detect_region(source=source, title=article.title or "", text=text,
+                                       hints=hints + _hints)
+        # offers and deadlines matter to readers of talent items only; elsewhere the
+        # same words are budgets and meeting dates
+        article.incentives = extract_incentives(text) if article.talent else []
+        article.deadline = find_deadline(text, article.published) if article.talent else None
+        parent_hint = "".join(article.region.get(k, "") for k in ("province", "city"))
+        for part in article.parts:
+            self.classify(part, _hints=(parent_hint,) if parent_hint else ())
+        if any(part.talent for part in article.parts) and not article.talent:
+            # an issue that carries a talent item is worth an alert too
+            article.talent = True
+            for part in article.parts:
+                for topic in part.topics:
+                    if topic not in article.topics:
+                        article.topics.append(topic)
