@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+import opencc
+
 from crawler.items import Article
 from relevance.config import RelevanceConfig, default_config
 from relevance.deadline import find_deadline
@@ -21,27 +23,39 @@ def _body(article: Article) -> str:
     return "\n".join(p for p in parts if p)
 
 
+class _Simplified:
+    """Traditional -> simplified, so mirrors in traditional script score the same."""
+
+    def __init__(self) -> None:
+        self._cc = opencc.OpenCC("t2s")
+
+    def __call__(self, text: str | None) -> str:
+        return self._cc.convert(text) if text else ""
+
+
 class Classifier:
     """`Classifier(config.relevance)`; `Classifier()` uses the shipped topics."""
 
     def __init__(self, config: RelevanceConfig | None = None) -> None:
         self.config = config or default_config()
         self.scorer = TopicScorer(self.config)
+        self.simplify = _Simplified()
 
     def classify(self, article: Article, _hints: tuple[str, ...] = ()) -> None:
         """Fill the relevance fields in place (parts too)."""
-        text = _body(article)
-        result = self.scorer.score(article.title or "", text)
+        text = self.simplify(_body(article))
+        title = self.simplify(article.title)
+        result = self.scorer.score(title, text)
         article.score = result.score
         article.talent = result.score >= self.config.threshold
         article.topics = result.topics
         article.matched_terms = result.matched_terms
-        source = article.source or ""
-        tail = _TRAILING_SOURCE.search(article.text or "")
+        source = self.simplify(article.source)
+        tail = _TRAILING_SOURCE.search(text)
         if tail:
             source = f"{source} {tail.group(1)}".strip()
         hints = tuple(h for h in (self.config.site_regions.get(article.site), article.site) if h)
-        article.region = detect_region(source=source, title=article.title or "", text=text,
+        article.region = detect_region(source=source, title=title, text=text,
                                        hints=hints + _hints)
         # offers and deadlines matter to readers of talent items only; elsewhere the
         # same words are budgets and meeting dates

@@ -34,7 +34,11 @@ TYPE_WORDS: list[tuple[str, str]] = [
 _TYPE_RE = re.compile("|".join(f"(?P<t{i}>{p})" for i, (p, _) in enumerate(TYPE_WORDS)))
 # offers that users compare even when no sum is named
 NO_AMOUNT_TYPES = {"生活补贴", "购房补贴", "租房补贴", "住房补贴", "安家费", "人才公寓"}
-_OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免费|配租|配售")
+_OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免费|免租|配租|配售|入住")
+# "给予奖励": a verb right before the word makes any type an offer, sum or not
+_OFFER_RIGHT_BEFORE = re.compile(r"(?:给予|予以|发放|享受)(?:一次性)?$")
+# a sum that is a condition of the offer, not the offer (年薪50万元以上的人才)
+_CONDITION_BEFORE = re.compile(r"(?:年薪|薪酬|工资|收入|营收|营业收入|销售额|产值|投资额?|纳税|税收)[^，,]{0,3}$")
 
 TARGET_WORDS: list[tuple[str, str]] = [
     (r"顶尖人才", "顶尖人才"), (r"领军人才", "领军人才"), (r"高层次人才", "高层次人才"),
@@ -211,7 +215,8 @@ def extract_sentence(raw: str) -> list[dict[str, Any]]:
         floor = previous.end if previous else 0
         found = _type_for(sentence, amount, types)
         clause = sentence[_clause_start(sentence, amount.start, 0):amount.start]
-        if found is None or _TALLY.search(clause):
+        if found is None or _TALLY.search(clause) \
+                or _CONDITION_BEFORE.search(sentence[max(0, amount.start - 8):amount.start]):
             previous = amount
             continue
         kind, type_start = found
@@ -231,10 +236,11 @@ def extract_sentence(raw: str) -> list[dict[str, Any]]:
         covered.add(kind)
         previous, previous_period = amount, period
     for start, _end, kind in types:
-        if kind not in NO_AMOUNT_TYPES or kind in covered:
+        if kind in covered:
             continue
         clause = sentence[_clause_start(sentence, start, 0):start]
-        if not _OFFER_VERB.search(clause) or _TALLY.search(clause):
+        offered = _OFFER_RIGHT_BEFORE.search(clause) or (kind in NO_AMOUNT_TYPES and _OFFER_VERB.search(clause))
+        if not offered or _TALLY.search(clause):
             continue
         hits = _PERIOD_RE.findall(clause)
         offers.append({

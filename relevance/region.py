@@ -51,7 +51,7 @@ AMBIGUOUS_SHORT = frozenset(
 # a place name followed by one of these names an institution, not a location
 INSTITUTION_AFTER = re.compile(
     r"^(?:大学|师范|理工|科技大学|医科|农业大学|工业大学|交通大学|财经|学院|日报|晚报|卫视|电视台|广播"
-    r"|银行|证券|路|街|大道|籍|人|话|菜|商会)"
+    r"|银行|证券|路|街|大道|籍|商会)"
 )
 _SUFFIX_COUNTY = re.compile(r"(?:自治县|自治旗|县|区|市|旗|特区|林区)$")
 _SUFFIX_CITY = re.compile(r"(?:市|地区|盟|自治州)$")

@@ -20,6 +20,7 @@ import jieba
 from relevance.config import RelevanceConfig
 
 NEGATIVE_KEY = "negative"
+GENERIC = "人才"
 _DICT_FILE = "talent_dict.txt"
 
 jieba.setLogLevel(logging.WARNING)
@@ -45,12 +46,18 @@ class TopicScorer:
             self.tokenizer.load_userdict(str(path))
         terms = {t for topic in config.topics for t in (*topic.terms, *topic.negative)}
         terms |= set(config.negative)
+        self.known = terms
         for term in sorted(terms):
             # a frequency high enough that the term is never split
             self.tokenizer.add_word(term, freq=max(self.tokenizer.FREQ.get(term, 0), 2000))
 
     def tokens(self, text: str) -> Counter[str]:
-        return Counter(self.tokenizer.cut(text or "", HMM=False))
+        counts = Counter(self.tokenizer.cut(text or "", HMM=False))
+        # 专业人才, 卫生人才 …: a kind of 人才 the terms do not list still counts as 人才
+        for token, n in list(counts.items()):
+            if len(token) > 2 and token.endswith(GENERIC) and token not in self.known:
+                counts[GENERIC] += n
+        return counts
 
     def _part(self, terms: dict[str, float], body: Counter[str], title: Counter[str],
               title_weight: float) -> tuple[float, list[tuple[float, str]]]:
