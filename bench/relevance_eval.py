@@ -60,7 +60,8 @@ def evaluate_items(classifier: Classifier, items: list[dict]) -> dict:
         else:
             tn += 1
         if article.talent != gold:
-            why = "; ".join(f"{k}: {', '.join(v[:5])}" for k, v in article.matched_terms.items()) or "no terms"
+            why = "; ".join(f"{k}: {', '.join(v[:5])}" for k, v in article.matched_terms.items())
+            why = why or "no terms"
             kind = "false positive" if article.talent else "false negative"
             wrong.append(f"  {item['id']} {kind} score {article.score}: {item['title']}\n      {why}")
         if "region" in item:

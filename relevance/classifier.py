@@ -41,8 +41,12 @@ class Classifier:
         self.scorer = TopicScorer(self.config)
         self.simplify = _Simplified()
 
-    def classify(self, article: Article, _hints: tuple[str, ...] = ()) -> None:
-        """Fill the relevance fields in place (parts too)."""
+    def classify(self, article: Article, hints: tuple[str, ...] = ()) -> None:
+        """Fill the relevance fields in place (parts too).
+
+        `hints` are weak region evidence from outside the article, such as the
+        region of the bulletin an item came from.
+        """
         text = self.simplify(_body(article))
         title = self.simplify(article.title)
         result = self.scorer.score(title, text)
@@ -54,16 +58,16 @@ class Classifier:
         tail = _TRAILING_SOURCE.search(text)
         if tail:
             source = f"{source} {tail.group(1)}".strip()
-        hints = tuple(h for h in (self.config.site_regions.get(article.site), article.site) if h)
+        site_hints = (self.config.site_regions.get(article.site), article.site, *hints)
         article.region = detect_region(source=source, title=title, text=text,
-                                       hints=hints + _hints)
+                                       hints=tuple(h for h in site_hints if h))
         # offers and deadlines matter to readers of talent items only; elsewhere the
         # same words are budgets and meeting dates
         article.incentives = extract_incentives(text) if article.talent else []
         article.deadline = find_deadline(text, article.published) if article.talent else None
         parent_hint = "".join(article.region.get(k, "") for k in ("province", "city"))
         for part in article.parts:
-            self.classify(part, _hints=(parent_hint,) if parent_hint else ())
+            self.classify(part, hints=(parent_hint,) if parent_hint else ())
         if any(part.talent for part in article.parts) and not article.talent:
             # an issue that carries a talent item is worth an alert too
             article.talent = True

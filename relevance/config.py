@@ -25,7 +25,7 @@ def _check_weights(topic: str, kind: str, terms: dict[str, float]) -> None:
         if not isinstance(term, str) or not term.strip():
             raise ValueError(f"topic {topic!r}: {kind} has an empty term")
         if not isinstance(weight, int | float) or isinstance(weight, bool) or not 0 < weight <= 100:
-            raise ValueError(f"topic {topic!r}: {kind} term {term!r} needs a weight between 0 and 100,"
+            raise ValueError(f"topic {topic!r}: {kind} {term!r} needs a weight between 0 and 100,"
                              f" got {weight!r}")
 
 
@@ -57,7 +57,7 @@ class TopicConfig(_Strict):
                     raise ValueError(f"topic {name!r}: {kind} must be a mapping of term: weight")
                 if kind == "terms" and not value:
                     raise ValueError(f"topic {name!r}: the term list is empty")
-                _check_weights(name, kind, value)
+                _check_weights(name, "term" if kind == "terms" else "negative term", value)
                 data = {**data, kind: {str(k).strip(): float(v) for k, v in value.items()}}
             tw = data.get("title_weight", 2.0)
             if not isinstance(tw, int | float) or isinstance(tw, bool) or not 0 <= tw <= 20:
@@ -84,7 +84,7 @@ class RelevanceConfig(_Strict):
         if isinstance(value, list):
             value = {t: 1.0 for t in value}
         if isinstance(value, dict):
-            _check_weights("(global)", "negative", value)
+            _check_weights("(global)", "negative term", value)
         return value
 
     @model_validator(mode="after")

