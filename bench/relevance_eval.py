@@ -2,11 +2,16 @@
 deadlines, and incentive extraction on labelled offer sentences.
 
     python bench/relevance_eval.py [--data tests/data/relevance] [--config config.yaml]
+                                   [--eval-data ../shared/eval-data]
+
+With eval-data present it also counts how many of the 69 general Chinese web pages
+of cwced (forums, blogs, news; none of them talent policy) would be flagged.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -100,10 +105,26 @@ def evaluate_offers(offers: list[dict]) -> dict:
     return dict(right=right, n=len(offers), wrong=wrong, target_right=target_right, target_n=target_n)
 
 
+def flagged_web_pages(classifier: Classifier, eval_data: Path) -> tuple[int, int, list[str]] | None:
+    gold = eval_data / "cwced" / "eval" / "cleaned_ground.json"
+    if not gold.exists():
+        return None
+    pages = json.loads(gold.read_text(encoding="utf-8"))
+    flagged = []
+    for page_id, body in pages.items():
+        text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+        article = Article(url=page_id, site="cwced", text=text)
+        classifier.classify(article)
+        if article.talent:
+            flagged.append(f"  {page_id} score {article.score}: {article.matched_terms}")
+    return len(flagged), len(pages), flagged
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "relevance")
     parser.add_argument("--config", type=Path, help="config.yaml whose relevance section to use")
+    parser.add_argument("--eval-data", type=Path, default=ROOT.parent / "shared" / "eval-data")
     args = parser.parse_args()
     config = None
     if args.config:
@@ -130,6 +151,11 @@ def main() -> int:
     if o["wrong"]:
         print("incentive misses:")
         print("\n".join(o["wrong"]))
+    web = flagged_web_pages(classifier, args.eval_data)
+    if web is not None:
+        print(f"general web pages (cwced) flagged as talent policy: {web[0]}/{web[1]}")
+        if web[2]:
+            print("\n".join(web[2]))
     return 0
 
 

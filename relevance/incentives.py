@@ -37,6 +37,8 @@ NO_AMOUNT_TYPES = {"生活补贴", "购房补贴", "租房补贴", "住房补贴
 _OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免费|免租|配租|配售|入住")
 # "给予奖励": a verb right before the word makes any type an offer, sum or not
 _OFFER_RIGHT_BEFORE = re.compile(r"(?:给予|予以|发放|享受)(?:一次性)?$")
+# "对不需要提供人才公寓的人才": the offer is what they get instead
+_NEGATED = re.compile(r"不|无|未|没有")
 # a sum that is a condition of the offer, not the offer (年薪50万元以上的人才)
 _CONDITION_BEFORE = re.compile(
     r"(?:年薪|薪酬|工资|收入|营收|营业收入|销售额|产值|投资额?|纳税|税收)[^，,]{0,3}$")
@@ -242,7 +244,7 @@ def extract_sentence(raw: str) -> list[dict[str, Any]]:
         clause = sentence[_clause_start(sentence, start, 0):start]
         offered = _OFFER_RIGHT_BEFORE.search(clause) \
             or (kind in NO_AMOUNT_TYPES and _OFFER_VERB.search(clause))
-        if not offered or _TALLY.search(clause):
+        if not offered or _TALLY.search(clause) or _NEGATED.search(clause[-8:]):
             continue
         hits = _PERIOD_RE.findall(clause)
         offers.append({
