@@ -24,7 +24,8 @@ TYPE_WORDS: list[tuple[str, str]] = [
     (r"租房补贴|租房补助|租赁补贴|房租补贴|租金补贴", "租房补贴"),
     (r"住房补贴|住房补助|安居补贴", "住房补贴"),
     (r"安家费|安家补贴|安家补助|安家资助", "安家费"),
-    (r"科研启动经费|科研经费|启动经费|研发经费|科研补助|研发补助|科研资助|工作经费|科研项目经费", "科研经费"),
+    (r"科研启动经费|科研经费|启动经费|研发经费|科研补助|研发补助|科研资助|工作经费|科研项目经费"
+     r"|支持经费|培养经费", "科研经费"),
     (r"项目资助|项目扶持资金|项目扶持|创业资助|创业扶持资金|创业补贴|资金资助|资助经费", "项目资助"),
     (r"人才公寓|人才住房|人才房|周转房|周转公寓|免费租住|免租金?入住", "人才公寓"),
     (r"特殊津贴|岗位津贴|政府津贴|津贴", "津贴"),
@@ -34,14 +35,16 @@ TYPE_WORDS: list[tuple[str, str]] = [
 _TYPE_RE = re.compile("|".join(f"(?P<t{i}>{p})" for i, (p, _) in enumerate(TYPE_WORDS)))
 # offers that users compare even when no sum is named
 NO_AMOUNT_TYPES = {"生活补贴", "购房补贴", "租房补贴", "住房补贴", "安家费", "人才公寓"}
-_OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免费|免租|配租|配售|入住")
+_OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免费|免租|配租|配售|入住|租住")
 # "给予奖励": a verb right before the word makes any type an offer, sum or not
-_OFFER_RIGHT_BEFORE = re.compile(r"(?:给予|予以|发放|享受)(?:一次性)?$")
+_OFFER_RIGHT_BEFORE = re.compile(r"(?:给予|予以|发放|享受)[^，,、；;]{0,4}$")
 # "对不需要提供人才公寓的人才": the offer is what they get instead
 _NEGATED = re.compile(r"不|无|未|没有")
 # a sum that is a condition of the offer, not the offer (年薪50万元以上的人才)
 _CONDITION_BEFORE = re.compile(
-    r"(?:年薪|薪酬|工资|收入|营收|营业收入|销售额|产值|投资额?|纳税|税收)[^，,]{0,3}$")
+    r"(?:年薪|薪酬|工资|收入|营收|营业收入|销售额|产值|投资额?|纳税|税收)[^，,]{0,3}$"
+    # a rate per square metre is how a subsidy is computed, not its amount
+    r"|每平方?米[^，,]{0,3}$|每㎡[^，,]{0,3}$")
 
 TARGET_WORDS: list[tuple[str, str]] = [
     (r"顶尖人才", "顶尖人才"), (r"领军人才", "领军人才"), (r"高层次人才", "高层次人才"),
@@ -239,7 +242,7 @@ def extract_sentence(raw: str) -> list[dict[str, Any]]:
         covered.add(kind)
         previous, previous_period = amount, period
     for start, _end, kind in types:
-        if kind in covered:
+        if kind in covered or kind == "补贴":  # a bare 补贴 with no sum tells a reader nothing
             continue
         clause = sentence[_clause_start(sentence, start, 0):start]
         offered = _OFFER_RIGHT_BEFORE.search(clause) \
