@@ -1,8 +1,9 @@
 """The `relevance:` section of config.yaml: topics with weighted terms.
 
 Shipped defaults live in relevance/data/default_topics.yaml and apply when the
-config has no `relevance:` section; a section that is present replaces them
-(topics are a whole list, so a user edits a copy of the defaults).
+config has no `relevance:` section, and for each key the section leaves out;
+a key that is present replaces its default whole (`topics` is one list, so a
+user who changes topics edits a copy of the shipped list).
 """
 
 from __future__ import annotations
@@ -77,6 +78,14 @@ class RelevanceConfig(_Strict):
     negative: dict[str, float] = Field(default_factory=dict)
     # region of a site, by its config name, for articles whose text names none
     site_regions: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shipped_defaults(cls, data: object) -> object:
+        # a key left out of config.yaml keeps its shipped value (topics as a whole list)
+        if isinstance(data, dict):
+            return {**{k: v for k, v in _default_data().items() if k not in data}, **data}
+        return data
 
     @field_validator("negative", mode="before")
     @classmethod

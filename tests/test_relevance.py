@@ -268,3 +268,9 @@ def test_bad_topics_are_config_errors_naming_the_topic(topic, message):
 def test_a_list_of_terms_weighs_one_each():
     config = parse_config({"relevance": {"topics": [{"name": "平台", "terms": ["院士工作站"]}]}})
     assert config.relevance.topics[0].terms == {"院士工作站": 1.0}
+
+
+def test_a_partial_section_keeps_the_shipped_values_it_leaves_out():
+    config = parse_config({"relevance": {"threshold": 6}}).relevance
+    assert config.threshold == 6
+    assert len(config.topics) == 6 and "干部考核" in config.negative
