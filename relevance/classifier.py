@@ -16,6 +16,7 @@ from relevance.topics import TopicScorer
 
 # a bulletin item ends with its author in brackets: …（望江县委组织部）
 _TRAILING_SOURCE = re.compile(r"[（(]([^（）()]{2,30}?)[）)]\s*$")
+_SHORT_ITEM = 3000
 
 
 def _body(article: Article) -> str:
@@ -55,7 +56,10 @@ class Classifier:
         article.topics = result.topics
         article.matched_terms = result.matched_terms
         source = self.simplify(article.source)
-        tail = _TRAILING_SOURCE.search(text)
+        # the closing （望江县委组织部） is an item's author; at the end of a whole issue
+        # it would only be the last item's
+        tail = _TRAILING_SOURCE.search(text) \
+            if article.parent_url or (not article.parts and len(text) < _SHORT_ITEM) else None
         if tail:
             source = f"{source} {tail.group(1)}".strip()
         site_hints = (self.config.site_regions.get(article.site), article.site, *hints)
