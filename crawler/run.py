@@ -26,7 +26,7 @@ def run_crawl(config: Config, sites: list[SiteConfig],
     """Crawl `sites` once in this process (Scrapy's reactor runs only once per process)."""
     db = open_archive(config.database)
     tracker = RunTracker(db)
-    process = CrawlerProcess(spider_settings(sites, config.crawl))
+    process = CrawlerProcess(spider_settings(sites, config.crawl, config.relevance))
     process.crawl(PortalSpider, sites=sites, tracker=tracker)  # installs the reactor
     if on_tick is not None:
         from twisted.internet import task

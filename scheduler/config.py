@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from relevance.config import RelevanceConfig, default_config
+
 DEFAULT_CONFIG = "config.yaml"
 
 
@@ -93,6 +95,8 @@ class Config(Strict):
     database: Path = Path("data/talentwatch.db")
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     sites: list[SiteConfig] = Field(default_factory=list)
+    # topics and weights for talent-policy scoring; shipped defaults when absent
+    relevance: RelevanceConfig = Field(default_factory=default_config)
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
