@@ -46,6 +46,9 @@ sites:
     ("sites:\n  - name: county\n    start_urls: [http://a.gov.cn/]\n    article_pattern: x\n"
      "    delay: soon\n",
      "sites[0] (county).delay: Input should be a valid number"),
+    ("sites:\n  - name: county\n    start_urls: [http://a.gov.cn/]\n    article_pattern: x\n"
+     "    profile: gdz\n",
+     "sites[0] (county).profile: expected one of the built-in profiles: 12371, gdzz, generic"),
     ("sites: [\n", "not valid YAML"),
 ])
 def test_config_errors_name_file_key_and_expectation(tmp_path: Path, text: str,
