@@ -38,6 +38,12 @@ def demo_config(base_url: str, database: Path) -> dict:
     }
 
 
+def _offer(incentive: dict) -> str:
+    low, high = incentive.get("amount_min"), incentive.get("amount_max")
+    amount = "" if low is None else f" {low:,}" + (f"–{high:,}" if high and high != low else "") + "元"
+    return f"{incentive['type']}{amount}" + (f"/{incentive['period']}" if incentive.get("period") else "")
+
+
 @main.command()
 @click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
               help="where to keep the demo archive (default: the user data dir)")
@@ -62,11 +68,12 @@ def demo(workdir: Path | None) -> None:
 
     db = open_archive(config.database)
     table = Table(title="articles archived")
-    for column in ("published", "title", "source", "author"):
+    for column in ("published", "title", "talent-policy topic", "offers"):
         table.add_column(column, overflow="fold")
     for record in export_records(db):
-        table.add_row(record["published"] or "", record["title"], record["source"] or "",
-                      record["author"] or "")
+        offers = "; ".join(_offer(i) for i in record["incentives"])
+        topic = (record["topics"] or ["yes"])[0] if record["talent"] else "no"
+        table.add_row((record["published"] or "")[:10], record["title"], topic, offers)
     console.print(table)
 
     hits = search(db, DEMO_QUERY, limit=5)
