@@ -25,7 +25,6 @@ import json
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
