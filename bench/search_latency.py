@@ -168,14 +168,14 @@ def build(path: Path, count: int, seed: int) -> None:
 
 
 ONE = ["人", "才", "补", "博", "县", "镇", "贴", "岗", "创", "医"]
-TWO = ["人才", "补贴", "住房", "博士", "引进", "创业", "乡村", "医疗", "公寓", "申报",
+TWO = ["人才", "补贴", "租房", "博士", "引进", "创业", "乡村", "医疗", "公寓", "申报",
        "党建", "韶山", "饶平", "奖励", "驿站", "工匠", "评审", "舆情", "入学", "开工"]
 FOUR = ["人才引进", "购房补贴", "安家补贴", "乡村振兴", "高校毕业", "博士后研", "技能人才", "创新平台",
         "子女入学", "人才公寓", "珠江人才", "基层治理", "逾期不予", "扬帆计划", "生活补贴", "海外留学"]
 FILTERED = [("补贴", Filters(sites=("site03.gov.cn",), since="2022", talent_only=True)),
             ("人才引进", Filters(regions=("广东",), since="2020-01", until="2024-12")),
             ("博士", Filters(topics=("补贴",), talent_only=True)),
-            ("住房", Filters(sites=("site07.gov.cn", "site11.gov.cn"), regions=("深圳",)))]
+            ("公寓", Filters(sites=("site07.gov.cn", "site11.gov.cn"), regions=("深圳",)))]
 
 
 def percentiles(samples: list[float]) -> str:

@@ -58,6 +58,8 @@ class Filters:
         if self.until:
             clauses.append(f"substr({alias}.published, 1, {len(self.until)}) <= ?")
             params.append(self.until)
+        if self.talent_only:
+            clauses.append(f"{alias}.talent = 1")
         if self.topics:
             marks = ", ".join("?" for _ in self.topics)
             clauses.append(f"EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({alias}.topics)"
@@ -68,8 +70,6 @@ class Filters:
             clauses.append(f"EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid({alias}.region)"
                            f" THEN {alias}.region ELSE '{{}}' END) WHERE {likes})")
             params.extend(_like_prefix(r) for r in self.regions)
-        if self.talent_only:
-            clauses.append(f"{alias}.talent = 1")
         return clauses, params
 
     def where(self, alias: str = "a") -> tuple[str, list[Any]]:

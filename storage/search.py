@@ -72,7 +72,7 @@ def index_tokens(text: str | None) -> str:
 # rank its newest CANDIDATES matches without touching the rest. search_keys maps back.
 _ID_BITS = 32
 _ID_MASK = (1 << _ID_BITS) - 1
-CANDIDATES = 2000
+CANDIDATES = 1000
 INDEX_FORMAT = "pairs-v1"
 
 
@@ -89,6 +89,10 @@ def index_key(article_id: int, published: str | None, first_seen: str | None = N
 
 def ensure_index(db: sqlite_utils.Database) -> None:
     """Create the search index, or rebuild it when it was made in an older format."""
+    # what search reads of each candidate, without walking the overflow pages of its
+    # text (the columns sit after it): 2-3x faster joins and filters
+    db.execute("CREATE INDEX IF NOT EXISTS articles_search ON articles"
+                " (id, published, duplicate_of, talent, site, status, topics, region)")
     tables = set(db.table_names())
     if "search_meta" in tables:
         row = db.execute("SELECT value FROM search_meta WHERE key = 'format'").fetchone()
@@ -410,7 +414,8 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20, *,
         WITH candidates AS (
             SELECT articles_fts.rowid AS key, bm25(articles_fts, {TITLE_WEIGHT}, 1.0) AS rel,
                    {cluster} AS cluster, a.duplicate_of IS NOT NULL AS repost
-            FROM articles_fts JOIN articles a ON a.id = (articles_fts.rowid & {_ID_MASK})
+            FROM articles_fts JOIN articles a INDEXED BY articles_search
+                 ON a.id = (articles_fts.rowid & {_ID_MASK})
             WHERE {where}
             ORDER BY articles_fts.rowid DESC LIMIT {max(CANDIDATES, limit)}
         ), ranked AS (
@@ -442,10 +447,15 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20, *,
             "duplicate_of": row["duplicate_of"],
             "talent": None if row["talent"] is None else bool(row["talent"]),
             "topics": _loads(row["topics"], []), "region": _loads(row["region"], {}),
-            "score": round(-rank, 4), "reposts": members - 1,
+            "score": -rank, "reposts": members - 1,
             "snippet": highlight(article_body(row["text"], row["attachments"]), pattern, mark),
         })
     return hits
+
+
+def search_subquery() -> str:
+    """SQL selecting the ids of articles matching one `?` bound to to_match(query)."""
+    return f"SELECT rowid & {_ID_MASK} FROM articles_fts WHERE articles_fts MATCH ?"
 
 
 def matching_ids(db: sqlite_utils.Database, query: str, filters: Filters | None = None) -> list[int]:
@@ -453,7 +463,8 @@ def matching_ids(db: sqlite_utils.Database, query: str, filters: Filters | None 
     filters = filters or Filters()
     clauses, params = filters.sql("a")
     where = " AND ".join(["articles_fts MATCH ?", "articles_fts.rowid BETWEEN ? AND ?", *clauses])
-    sql = (f"SELECT a.id FROM articles_fts JOIN articles a ON a.id = (articles_fts.rowid & {_ID_MASK})"
+    sql = (f"SELECT a.id FROM articles_fts JOIN articles a INDEXED BY articles_search"
+           f" ON a.id = (articles_fts.rowid & {_ID_MASK})"
            f" WHERE {where} ORDER BY articles_fts.rowid DESC")
     return [r[0] for r in db.execute(sql, [to_match(query), *_key_range(filters), *params])]
 
