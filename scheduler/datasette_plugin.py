@@ -1,7 +1,7 @@
 """The Datasette plugin behind `talentwatch serve`: read-only connections, search functions.
 
 Registered in-process by scheduler.commands.serve_cmds; every connection Datasette
-opens (its write connection included) gets `PRAGMA query_only`, so no SQL typed
+opens to the archive (its write connection included) gets `PRAGMA query_only`, so no SQL typed
 into the web view can change the archive, and two SQL functions for canned queries:
 tw_match(q) (the archive's query language as an FTS5 expression; a malformed query
 matches nothing) and tw_snippet(q, text) (a window of text with the matches in 【】).
@@ -34,6 +34,7 @@ def tw_snippet(query: str | None, text: str | None) -> str:
 
 @hookimpl
 def prepare_connection(conn, database, datasette) -> None:
-    conn.execute("PRAGMA query_only = 1")
+    if database != "_internal":  # Datasette's own in-memory catalogue must stay writable
+        conn.execute("PRAGMA query_only = 1")
     conn.create_function("tw_match", 1, tw_match, deterministic=True)
     conn.create_function("tw_snippet", 2, tw_snippet, deterministic=True)

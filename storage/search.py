@@ -72,7 +72,7 @@ def index_tokens(text: str | None) -> str:
 # rank its newest CANDIDATES matches without touching the rest. search_keys maps back.
 _ID_BITS = 32
 _ID_MASK = (1 << _ID_BITS) - 1
-CANDIDATES = 1000
+CANDIDATES = 500
 INDEX_FORMAT = "pairs-v1"
 
 
