@@ -5,6 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import pty
+import subprocess
+import sys
 
 import feedparser
 import pytest
@@ -13,7 +17,7 @@ from storage.export import EXPORT_FIELDS, count_records, export_records
 from storage.feeds import atom_feed
 from storage.filters import Filters
 from storage.search import search
-from tests.test_search import ARTICLES, build_archive, run_cli
+from tests.test_search import ARTICLES, ROOT_DIR, build_archive, run_cli
 
 
 @pytest.fixture
@@ -91,3 +95,27 @@ def test_atom_feed_follows_the_query_and_escapes_text(tmp_path):
     assert "补贴<30万元> & “安家”" in feed.entries[0].summary
     empty = feedparser.parse(atom_feed(db, export_records(db, query="院士"), title="nothing"))
     assert empty.bozo == 0 and empty.entries == []
+
+
+def test_export_draws_a_progress_bar_only_on_a_terminal(config):
+    master, slave = pty.openpty()
+    args = [sys.executable, "-m", "scheduler", "--config", str(config), "export", "-o", os.devnull]
+    env = dict(os.environ, COLUMNS="100", TERM="xterm")
+    proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                          cwd=ROOT_DIR, env=env, timeout=60)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"exporting jsonl" in seen
+    quiet = subprocess.run(args, capture_output=True, cwd=ROOT_DIR, timeout=60)
+    assert b"exporting" not in quiet.stderr
+    assert quiet.stderr.decode().strip() == f"{len(ARTICLES)} records written to {os.devnull}"

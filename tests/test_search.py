@@ -326,10 +326,12 @@ def test_match_expression_never_contains_user_syntax():
 
 # ---- the command line -------------------------------------------------------------------
 
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), *args],
-                          capture_output=True, text=True, encoding="utf-8", timeout=60,
-                          cwd=Path(__file__).resolve().parent.parent)
+                          capture_output=True, text=True, encoding="utf-8", timeout=60, cwd=ROOT_DIR)
 
 
 @pytest.fixture

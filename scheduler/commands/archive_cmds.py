@@ -108,5 +108,5 @@ def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_
         count = total
     else:
         count = (write_jsonl if fmt == "jsonl" else write_csv)(records, output)
-    if output is not sys.stdout:
-        click.echo(f"{count} records written", err=True)
+    if getattr(output, "name", "<stdout>") != "<stdout>":
+        click.echo(f"{count} records written to {output.name}", err=True)
