@@ -16,7 +16,9 @@ leading `-` for NOT, and parentheses. Punctuation inside a word or phrase is
 skipped like spaces ("C++人才" is the phrase c, 人才), so FTS5's own syntax
 characters can never reach SQLite. Ranking is bm25 (title counts 3×) damped by
 age, and each repost cluster shows once, as its original when the original
-matches.
+matches. The index's rowids run in publication order, so a word found in half
+the archive ranks only its newest CANDIDATES matches (all of them when fewer):
+that is what keeps 人才 at 100k articles under 10 ms.
 """
 
 from __future__ import annotations
