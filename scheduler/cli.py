@@ -14,6 +14,10 @@ import click
 from scheduler.config import Config, ConfigError, load_config, resolve_path
 
 
+def _quiet_frameworks(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or not record.name.startswith(("scrapy", "twisted"))
+
+
 class State:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = resolve_path(config_path)
@@ -43,6 +47,10 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Watch Chinese government portals for talent-policy news."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(_quiet_frameworks)
     ctx.obj = State(config_path)
 
 
@@ -55,4 +63,11 @@ def validate(state: State) -> None:
 
 
 # each module registers its commands on `main`
-from scheduler.commands import archive_cmds, crawl_cmds, demo_cmds, serve_cmds  # noqa: E402,F401
+from scheduler.commands import (  # noqa: E402,F401
+    archive_cmds,
+    classify_cmds,
+    crawl_cmds,
+    demo_cmds,
+    extract_cmds,
+    serve_cmds,
+)

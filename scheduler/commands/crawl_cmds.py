@@ -1,1 +1,72 @@
-"""crawl command (being written)."""
+"""`talentwatch crawl`: one pass over the configured sites, then exit."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from crawler.run import run_crawl, select_sites
+from crawler.runs import RunTracker, SiteRun
+from scheduler.cli import State, main, pass_state
+from scheduler.config import ConfigError
+
+
+def summary_table(runs: list[SiteRun]) -> Table:
+    table = Table(title="crawl summary")
+    for column in ("site", "status", "pages", "new", "changed", "errors"):
+        table.add_column(column, justify="right" if column not in ("site", "status") else "left")
+    for run in runs:
+        table.add_row(run.site.name, "FAILED" if run.failed else "ok", str(run.pages),
+                      str(run.new), str(run.changed), str(len(run.errors)))
+    return table
+
+
+def crawl_sites(state: State, site_names: tuple[str, ...]) -> list[SiteRun]:
+    """Crawl with a live status line on a terminal; print the summary; return the runs."""
+    config = state.config
+    try:
+        sites = select_sites(config, list(site_names))
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not sites:
+        raise click.UsageError(f"{state.config_path}: no enabled sites to crawl")
+    console = Console(stderr=True)
+    status = console.status("starting crawl…") if console.is_terminal else None
+
+    def tick(tracker: RunTracker) -> None:
+        if status is not None:
+            active = tracker.active.values()
+            pages = sum(r.pages for r in active) + sum(r.pages for r in tracker.finished)
+            new = sum(r.new for r in active) + sum(r.new for r in tracker.finished)
+            status.update(f"crawling {len(tracker.active)} site(s): {pages} pages fetched, "
+                          f"{new} new articles, {len(tracker.finished)}/{len(sites)} sites done")
+
+    if status is not None:
+        status.start()
+    try:
+        runs = run_crawl(config, sites, on_tick=tick)
+    finally:
+        if status is not None:
+            status.stop()
+    Console().print(summary_table(runs))
+    for run in runs:
+        for message in run.errors[:5]:
+            console.print(f"[yellow]{run.site.name}[/]: {message}", markup=True, highlight=False)
+        if len(run.errors) > 5:
+            console.print(f"{run.site.name}: … and {len(run.errors) - 5} more errors")
+    return runs
+
+
+@main.command()
+@click.option("--site", "site_names", multiple=True, metavar="NAME",
+              help="crawl only this site (repeatable)")
+@pass_state
+def crawl(state: State, site_names: tuple[str, ...]) -> None:
+    """Crawl the sites once and store what is new."""
+    runs = crawl_sites(state, site_names)
+    if runs and all(run.failed for run in runs):
+        click.echo("error: every site failed", err=True)
+        sys.exit(1)

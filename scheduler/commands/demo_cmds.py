@@ -1,1 +1,78 @@
-"""demo command (being written)."""
+"""`talentwatch demo`: crawl a bundled replica portal offline and show the archive."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+import yaml
+from platformdirs import user_data_dir
+from rich.console import Console
+from rich.table import Table
+
+from crawler.run import run_crawl
+from scheduler.cli import main
+from scheduler.commands.crawl_cmds import summary_table
+from scheduler.config import load_config
+from scheduler.demo.portal import build_site, serve
+from storage.export import export_records
+from storage.schema import open_archive
+from storage.search import search
+
+DEMO_QUERY = "人才"
+
+
+def demo_config(base_url: str, database: Path) -> dict:
+    return {
+        "database": str(database),
+        "crawl": {"autothrottle": False, "extract_workers": 2},
+        "sites": [{
+            "name": "青禾组工网",
+            "start_urls": [base_url + "rcgz/index.html"],
+            # everything else (pagination, domains, selectors) is left to the defaults
+            "article_pattern": r"/rcgz/content/post_\d+\.html$",
+            "delay": 0,
+        }],
+    }
+
+
+@main.command()
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path),
+              help="where to keep the demo archive (default: the user data dir)")
+def demo(workdir: Path | None) -> None:
+    """Crawl a bundled replica portal on 127.0.0.1 and show what was archived."""
+    console = Console()
+    workdir = workdir or Path(user_data_dir("talentwatch")) / "demo"
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    with tempfile.TemporaryDirectory(prefix="talentwatch-portal-") as site_dir:
+        build_site(Path(site_dir))
+        with serve(Path(site_dir)) as base_url:
+            console.print(f"Serving the demo portal 青禾组工网 at {base_url} (offline, 127.0.0.1)")
+            config_path = workdir / "config.yaml"
+            config_path.write_text(yaml.safe_dump(
+                demo_config(base_url, workdir / "demo.db"), allow_unicode=True, sort_keys=False),
+                encoding="utf-8")
+            config = load_config(config_path)
+            runs = run_crawl(config, config.sites)
+    console.print(summary_table(runs))
+
+    db = open_archive(config.database)
+    table = Table(title="articles archived")
+    for column in ("published", "title", "source", "author"):
+        table.add_column(column, overflow="fold")
+    for record in export_records(db):
+        table.add_row(record["published"] or "", record["title"], record["source"] or "",
+                      record["author"] or "")
+    console.print(table)
+
+    hits = search(db, DEMO_QUERY, limit=5)
+    console.print(f"\n[bold]talentwatch search {DEMO_QUERY}[/] → {len(hits)} hits")
+    for hit in hits:
+        console.print(f"  {hit['title']}\n    {hit['snippet']}", highlight=False)
+    console.print(f"\nArchive: {config.database}\nTry:\n"
+                  f"  talentwatch --config {config_path} search 补贴\n"
+                  f"  talentwatch --config {config_path} export --format jsonl", highlight=False)

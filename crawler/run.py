@@ -1,0 +1,40 @@
+"""Running the spider: one pass over some sites, then return their runs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from scrapy.crawler import CrawlerProcess
+
+from crawler.runs import RunTracker, SiteRun
+from crawler.spider import PortalSpider, spider_settings
+from scheduler.config import Config, SiteConfig
+from storage.schema import open_archive
+
+log = logging.getLogger(__name__)
+
+
+def select_sites(config: Config, names: list[str] | None = None) -> list[SiteConfig]:
+    if names:
+        return [config.site(name) for name in names]
+    return [site for site in config.sites if site.enabled]
+
+
+def run_crawl(config: Config, sites: list[SiteConfig],
+              on_tick: Callable[[RunTracker], None] | None = None) -> list[SiteRun]:
+    """Crawl `sites` once in this process (Scrapy's reactor runs only once per process)."""
+    db = open_archive(config.database)
+    tracker = RunTracker(db)
+    process = CrawlerProcess(spider_settings(sites, config.crawl, config.relevance))
+    process.crawl(PortalSpider, sites=sites, tracker=tracker)  # installs the reactor
+    if on_tick is not None:
+        from twisted.internet import task
+
+        task.LoopingCall(on_tick, tracker).start(0.25, now=False)
+    process.start()
+    # runs that never got an answer at all (the reactor stopped) are closed as such
+    for run in list(tracker.active.values()):
+        tracker.close(run, "crawl stopped before the site was done")
+    db.close()
+    return tracker.finished
