@@ -69,4 +69,5 @@ from scheduler.commands import (  # noqa: E402,F401
     crawl_cmds,
     demo_cmds,
     extract_cmds,
+    serve_cmds,
 )

@@ -10,6 +10,9 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.filters import Filters
+from storage.search import search_subquery, to_match
+
 # the names users script against; later fields are appended, these stay
 EXPORT_FIELDS = [
     "url", "site", "title", "published", "source", "author", "editor", "original_url",
@@ -20,26 +23,67 @@ EXPORT_FIELDS = [
 _JSON_FIELDS = {"attachments", "flags", "topics", "region", "incentives"}
 
 
+def _selection(where: str | None, params: Iterable[Any], filters: Filters | None, query: str | None,
+               one_per_cluster: bool) -> tuple[str, list[Any]]:
+    """`FROM … WHERE …` choosing the articles; the same filters as storage.search."""
+    clauses = [f"({where})"] if where else []
+    values = list(params)
+    if filters:
+        more, more_values = filters.sql("a")
+        clauses += more
+        values += more_values
+    if query:
+        clauses.append(f"a.id IN ({search_subquery()})")
+        values.append(to_match(query))
+    condition = " AND ".join(clauses) or "1"
+    if not one_per_cluster:
+        return f"FROM articles a WHERE {condition}", values
+    # one article per repost cluster: its original when selected, else its earliest member
+    return (
+        "FROM articles a JOIN (SELECT id, row_number() OVER (PARTITION BY coalesce(a.duplicate_of, a.id)"
+        " ORDER BY a.duplicate_of IS NOT NULL, a.published, a.id) AS nth"
+        f" FROM articles a WHERE {condition}) c ON c.id = a.id AND c.nth = 1"
+    ), values
+
+
+def count_records(db: sqlite_utils.Database, where: str | None = None, params: Iterable[Any] = (), *,
+                  filters: Filters | None = None, query: str | None = None,
+                  one_per_cluster: bool = False) -> int:
+    selection, values = _selection(where, params, filters, query, one_per_cluster)
+    return db.execute(f"SELECT count(*) {selection}", values).fetchone()[0]
+
+
 def export_records(db: sqlite_utils.Database, where: str | None = None,
-                   params: Iterable[Any] = ()) -> Iterator[dict[str, Any]]:
+                   params: Iterable[Any] = (), *, filters: Filters | None = None,
+                   query: str | None = None, one_per_cluster: bool = False,
+                   limit: int | None = None) -> Iterator[dict[str, Any]]:
+    """Records (EXPORT_FIELDS) newest first. `where` is SQL over `articles a`; `filters`
+    and `query` select like `talentwatch search`; one_per_cluster keeps each repost
+    cluster's original. A malformed query raises storage.search.QueryError."""
+    selection, values = _selection(where, params, filters, query, one_per_cluster)
     sql = (
-        "SELECT a.*, o.url AS original_of_cluster FROM articles a"
-        " LEFT JOIN articles o ON o.id = a.duplicate_of"
-        + (f" WHERE {where}" if where else "")
-        + " ORDER BY a.published DESC, a.id DESC"
+        "SELECT a.*, (SELECT o.url FROM articles o WHERE o.id = a.duplicate_of) AS original_of_cluster "
+        + selection + " ORDER BY a.published DESC, a.id DESC" + (" LIMIT ?" if limit else "")
     )
-    for row in db.query(sql, list(params)):
+    for row in db.query(sql, values + ([limit] if limit else [])):
         record = {}
         for name in EXPORT_FIELDS:
             value = row.get(name)
             if name in _JSON_FIELDS:
-                value = json.loads(value) if value else ([] if name != "region" else {})
+                value = _loads(value, {} if name == "region" else [])
             elif name == "duplicate_of":
                 value = row.get("original_of_cluster")
             elif name == "talent" and value is not None:
                 value = bool(value)
             record[name] = value
         yield record
+
+
+def _loads(value: str | None, default: Any) -> Any:
+    try:
+        return json.loads(value) if value else default
+    except ValueError:  # one bad cell must not stop an export
+        return default
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase) -> int:

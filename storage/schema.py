@@ -10,6 +10,8 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage.search import ensure_index
+
 ARTICLES = {
     "id": int,
     "url": str,
@@ -116,11 +118,6 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     db["events"].create_index(["created_at"], if_not_exists=True)
     _ensure(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure(db, "list_pages", LIST_PAGES, "url")
-    if "articles_fts" not in db.table_names():
-        # One token per Han character (see storage.search): exact for Chinese
-        # words of any length, where a trigram index misses two-character words.
-        db.execute(
-            "CREATE VIRTUAL TABLE articles_fts USING fts5("
-            "title, body, tokenize = 'unicode61 remove_diacritics 2')"
-        )
+    # the full-text index (format and upkeep: storage.search)
+    ensure_index(db)
     return db

@@ -2,49 +2,111 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
 from scheduler.cli import State, main, pass_state
-from storage.export import export_records, write_csv, write_jsonl
+from scheduler.progress import progress
+from storage.export import count_records, export_records, write_csv, write_jsonl
+from storage.feeds import atom_feed
+from storage.filters import FilterError, Filters
 from storage.schema import open_archive
-from storage.search import search
+from storage.search import QueryError, search
+
+
+def filter_options(command: Callable) -> Callable:
+    """--site --since --until --topic --region --talent-only, passed on as `filters`."""
+    @click.option("--site", "sites", multiple=True, metavar="SITE", help="only this site (repeatable)")
+    @click.option("--since", metavar="DATE", help="published on or after (2024-03-05, 2024-03, 2024)")
+    @click.option("--until", metavar="DATE", help="published on or before (a month or year: all of it)")
+    @click.option("--topic", "topics", multiple=True, metavar="TOPIC", help="has this topic (repeatable)")
+    @click.option("--region", "regions", multiple=True, metavar="PLACE",
+                  help="province, city or county, by prefix: 广东 matches 广东省 (repeatable)")
+    @click.option("--talent-only", is_flag=True, help="only items classified as talent policy")
+    @functools.wraps(command)
+    def wrapper(*args: Any, sites, since, until, topics, regions, talent_only, **kwargs: Any) -> Any:
+        try:
+            filters = Filters(sites=sites, since=since, until=until, topics=topics, regions=regions,
+                              talent_only=talent_only)
+        except FilterError as exc:
+            raise click.UsageError(str(exc)) from None
+        return command(*args, filters=filters, **kwargs)
+    return wrapper
 
 
 @main.command("search")
 @click.argument("query")
+@filter_options
 @click.option("--limit", default=20, show_default=True, help="most hits to show")
+@click.option("--all-reposts", is_flag=True, help="show every repost, not one hit per cluster")
+@click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
+              help="relevance (damped by age) or newest first")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per hit")
 @pass_state
-def search_cmd(state: State, query: str, limit: int, as_json: bool) -> None:
-    """Full-text search of the archive (Chinese words of any length)."""
+def search_cmd(state: State, query: str, filters: Filters, limit: int, all_reposts: bool, sort: str,
+               as_json: bool) -> None:
+    """Full-text search of the archive.
+
+    QUERY: words that must all occur (Chinese words of any length match exactly,
+    as a substring would), "quoted phrases", OR, NOT or -word, and parentheses,
+    e.g. '(购房补贴 OR 安家补贴) 博士 -院士'.
+    """
     db = open_archive(state.config.database)
+    color = sys.stdout.isatty() and not as_json
+    mark = ("\x1b[1;33m", "\x1b[0m") if color else ("[", "]")
     try:
-        hits = search(db, query, limit=limit)
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        hits = search(db, query, limit=limit, filters=filters, all_reposts=all_reposts, sort=sort, mark=mark)
+    except QueryError as exc:
+        raise click.UsageError(f"cannot search for {query!r}: {exc}") from None
     for hit in hits:
         if as_json:
             click.echo(json.dumps(hit, ensure_ascii=False))
-        else:
-            click.echo(f"{hit['published'] or '----------'}  {hit['title']}\n    {hit['url']}\n"
-                       f"    {hit['snippet']}")
+            continue
+        notes = [n for n in (hit["site"], "withdrawn" if hit["status"] == "withdrawn" else "",
+                             f"+{hit['reposts']} repost(s)" if hit["reposts"] else "") if n]
+        click.echo(f"{hit['published'] or '----------'}  {hit['title']}  ({', '.join(notes)})\n"
+                   f"    {hit['url']}\n    {hit['snippet']}")
     if not as_json:
         click.echo(f"{len(hits)} hit(s) for {query!r}", err=True)
 
 
 @main.command("export")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
+@filter_options
+@click.option("-q", "--query", help="only articles matching this search query")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "atom"]), default="jsonl",
               show_default=True)
+@click.option("--one-per-cluster", is_flag=True,
+              help="only each repost cluster's original (always so for atom)")
+@click.option("--limit", type=click.IntRange(min=1), help="newest N records only (atom default: 200)")
+@click.option("--title", default=None, help="atom feed title")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="file to write (default stdout)")
 @pass_state
-def export_cmd(state: State, fmt: str, output) -> None:
-    """Export every archived article, one record each."""
+def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_per_cluster: bool,
+               limit: int | None, title: str | None, output) -> None:
+    """Export archived articles (all, or those the filters and query select), newest first."""
     db = open_archive(state.config.database)
-    writer = write_jsonl if fmt == "jsonl" else write_csv
-    count = writer(export_records(db), output)
-    if output is not sys.stdout:
-        click.echo(f"{count} records written", err=True)
+    if fmt == "atom":
+        one_per_cluster = True
+        limit = limit or 200
+    options = dict(filters=filters, query=query, one_per_cluster=one_per_cluster)
+    try:
+        total = count_records(db, **options)
+    except QueryError as exc:
+        raise click.UsageError(f"cannot search for {query!r}: {exc}") from None
+    total = min(total, limit) if limit else total
+    records = progress(export_records(db, limit=limit, **options), total=total,
+                       description=f"exporting {fmt}")
+    if fmt == "atom":
+        feed_title = title or "talentwatch" + (f": {query}" if query else "")
+        output.write(atom_feed(db, records, title=feed_title).decode("utf-8"))
+        count = total
+    else:
+        count = (write_jsonl if fmt == "jsonl" else write_csv)(records, output)
+    if getattr(output, "name", "<stdout>") != "<stdout>":
+        click.echo(f"{count} records written to {output.name}", err=True)

@@ -1,0 +1,111 @@
+"""Atom feeds of the archive (through feedgen): one entry per repost cluster.
+
+An entry is the cluster's original article: its id is the original's URL (stable
+across regenerations, so a reader shows each story once), its content the text
+with the incentives found and the other places that published it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import sqlite_utils
+from feedgen.feed import FeedGenerator
+
+CHINA = timezone(timedelta(hours=8))
+SUMMARY_CHARS = 200
+
+
+def _when(value: str | None) -> datetime | None:
+    """An archive date or datetime as an aware datetime (dates without a zone: China time)."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
+
+
+def _reposts(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
+    return list(db.query(
+        "SELECT m.url, m.site, m.published FROM articles a JOIN articles m"
+        " ON coalesce(m.duplicate_of, m.id) = coalesce(a.duplicate_of, a.id)"
+        " WHERE a.url = ? AND m.url != ? ORDER BY m.published, m.id", [url, url]))
+
+
+def _last_change(db: sqlite_utils.Database, url: str) -> datetime | None:
+    row = db.execute("SELECT max(v.fetched_at) FROM versions v JOIN articles a ON a.id = v.article_id"
+                     " WHERE a.url = ? AND v.version > 1", [url]).fetchone()
+    return _when(row[0]) if row else None
+
+
+def _incentive_line(item: dict[str, Any]) -> str:
+    amounts = [str(x) for x in (item.get("amount_min"), item.get("amount_max")) if x is not None]
+    amount = "–".join(dict.fromkeys(amounts))
+    parts = [item.get("type") or "", amount + (item.get("unit") or "") if amount else "",
+             item.get("period") or "", item.get("target") or ""]
+    return " ".join(p for p in parts if p) or (item.get("text") or "")
+
+
+def _content(record: dict[str, Any], reposts: list[dict[str, Any]]) -> str:
+    paragraphs = [f"<p>{html.escape(p)}</p>" for p in (record.get("text") or "").splitlines() if p.strip()]
+    meta = [f"{label}: {html.escape(str(record[key]))}" for key, label in
+            (("source", "来源"), ("published", "发布时间"), ("deadline", "截止日期")) if record.get(key)]
+    out = [f"<p>{' · '.join(meta)}</p>"] if meta else []
+    out += paragraphs
+    incentives = [i for i in record.get("incentives") or [] if isinstance(i, dict)]
+    if incentives:
+        out.append("<p>政策待遇:</p><ul>" + "".join(
+            f"<li>{html.escape(_incentive_line(i))}</li>" for i in incentives) + "</ul>")
+    if reposts:
+        out.append("<p>转载:</p><ul>" + "".join(
+            f'<li><a href="{html.escape(r["url"])}">{html.escape(r["site"] or r["url"])}</a>'
+            f' {html.escape(r["published"] or "")}</li>' for r in reposts) + "</ul>")
+    return "\n".join(out)
+
+
+def atom_feed(db: sqlite_utils.Database, records: Iterable[dict[str, Any]], *, title: str,
+              feed_id: str = "urn:talentwatch:archive", link: str | None = None) -> bytes:
+    """An Atom document for `records` (export records, one per cluster, newest first)."""
+    fg = FeedGenerator()
+    fg.id(feed_id)
+    fg.title(title)
+    fg.author({"name": "talentwatch"})
+    fg.language("zh-CN")
+    fg.generator("talentwatch")
+    if link:
+        fg.link(href=link, rel="alternate")
+    newest: datetime | None = None
+    entries = []
+    for record in records:
+        url = record["url"]
+        published = _when(record.get("published")) or _when(record.get("first_seen"))
+        updated = max(filter(None, [published, _last_change(db, url)]), default=None) \
+            or datetime.now(UTC)
+        newest = max(newest or updated, updated)
+        entries.append((record, published, updated, _reposts(db, url)))
+    # feedgen prepends each new entry: add oldest first to keep the records' order
+    for record, published, updated, reposts in reversed(entries):
+        entry = fg.add_entry()
+        entry.id(record["url"])
+        label = record.get("title") or record["url"]
+        entry.title(f"[已撤回] {label}" if record.get("status") == "withdrawn" else label)
+        entry.link(href=record["url"], rel="alternate")
+        if record.get("original_url") and record["original_url"] != record["url"]:
+            entry.link(href=record["original_url"], rel="related", title="原文链接")
+        if published:
+            entry.published(published)
+        entry.updated(updated)
+        if record.get("author") or record.get("source"):
+            entry.author({"name": record.get("author") or record.get("source")})
+        for topic in record.get("topics") or []:
+            entry.category(term=str(topic))
+        text = " ".join((record.get("text") or "").split())
+        entry.summary(text[:SUMMARY_CHARS] + ("…" if len(text) > SUMMARY_CHARS else ""))
+        entry.content(_content(record, reposts), type="html")
+    fg.updated(newest or datetime.now(UTC))
+    return fg.atom_str(pretty=True)
