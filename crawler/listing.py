@@ -103,9 +103,11 @@ def _generic_items(sel: Selector, url: str, article_pattern: re.Pattern[str]) ->
             continue
         seen.add(target)
         title = link.attrib.get("title") or link.xpath("string()").get("").strip()
-        # the date usually sits beside the link, in the same list item
-        parent_text = link.xpath("string(..)").get("")
-        items.append(ListItem(target, title or None, _iso_date(parent_text)))
+        # the date sits beside the link in the same list item or table row, often
+        # in a sibling element (NFCMS: div.title > a, div.time)
+        item = link.xpath("ancestor::*[self::li or self::tr or self::dd or self::dl][1]")
+        context = (item or link.xpath(".."))[0].xpath("string()").get("")
+        items.append(ListItem(target, title or None, _iso_date(context)))
     return items
 
 

@@ -79,3 +79,20 @@ def test_profile_override_and_unknown_names():
         get_profile("no-such-site")
     with pytest.raises(KeyError):
         get_profile("gdzz", {"bdoy": "div"})
+
+
+def test_generic_list_finds_dates_in_sibling_cells_and_rows():
+    html = """<html><body>
+    <ul class="list"><li><div class="t"><a href="content/post_11.html">县人才驿站正式启用</a></div>
+    <div class="d">2025-04-02</div></li>
+    <li><div class="t"><a href="content/post_12.html">青年人才座谈会召开</a></div>
+    <div class="d">2025年3月28日</div></li></ul>
+    <table><tr><td><a href="content/post_13.html">人才公寓分配公告</a></td><td>2025/03/20</td></tr></table>
+    </body></html>"""
+    page = parse_list(html, "http://zzb.example.gov.cn/rcgz/index.html",
+                      re.compile(r"/content/post_\d+\.html$"))
+    assert [(i.title, i.date) for i in page.items] == [
+        ("县人才驿站正式启用", "2025-04-02"),
+        ("青年人才座谈会召开", "2025-03-28"),
+        ("人才公寓分配公告", "2025-03-20"),
+    ]
