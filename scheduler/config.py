@@ -94,7 +94,7 @@ class SiteConfig(Strict):
 
 class CrawlSettings(Strict):
     user_agent: str = (
-        "talentwatch/0.1 (+https://pypi.org/project/talentwatch/; talent-policy monitor)"
+        "talentwatch/0.1 (talent-policy news monitor; Scrapy)"
     )
     obey_robots: bool = True
     timeout: float = Field(default=30, gt=0)
