@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import socket
 import sqlite3
+import threading
 from pathlib import Path
 
 from scheduler.demo.portal import build_site, serve
@@ -135,3 +137,34 @@ def test_export_csv_has_the_promised_columns(tmp_path: Path, portal) -> None:
     for column in ("url", "site", "title", "published", "source", "author", "text",
                    "first_seen", "last_seen"):
         assert column in header.split(",")
+
+
+def test_robots_txt_is_obeyed_and_user_agent_is_honest(tmp_path: Path) -> None:
+    site_dir = tmp_path / "site"
+    articles = build_site(site_dir)
+    forbidden = articles[1]["path"]
+    (site_dir / "robots.txt").write_text(f"User-agent: *\nDisallow: /{forbidden}\n")
+    seen_agents: list[tuple[str, str | None]] = []
+
+    class Recording(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(site_dir), **kwargs)
+
+        def log_message(self, *args) -> None:
+            seen_agents.append((self.path, self.headers.get("User-Agent")))
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base_url = f"http://127.0.0.1:{server.server_address[1]}/"
+        config = write_config(tmp_path / "config.yaml", [fast_site(base_url)])
+        run_cli("crawl", config=config)
+    finally:
+        server.shutdown()
+        server.server_close()
+    urls = {r["url"] for r in export_jsonl(config)}
+    assert base_url + forbidden not in urls
+    assert len(urls) == len(articles) - 1
+    assert "/" + forbidden not in [path for path, _ in seen_agents]
+    assert seen_agents[0][0] == "/robots.txt"
+    assert all(agent.startswith("talentwatch/") for _, agent in seen_agents)
