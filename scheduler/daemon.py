@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 KICK_DELAY = 1.0  # seconds between a run that found news and the outbox round it triggers
+# how long a stop waits for Scrapy to wind down (downloads of cut runs may still hang)
+STOP_GRACE = 15.0
+ONCE_GRACE = 2.0
 
 
 class AlreadyRunning(Exception):
@@ -165,6 +168,7 @@ class Daemon:
         self.digests = {s.name: s for s in config.subscriptions if s.mode == "digest"}
         self.lock = DaemonLock(config.database)
         self.stopping = False
+        self.finished = False
         self.exit_code = 0
         self.last_runs: dict[str, str] = {}
         self.timeouts: dict[int, asyncio.TimerHandle] = {}
@@ -235,12 +239,20 @@ class Daemon:
             self.scheduler.shutdown(wait=False)
         if self.kick is not None:
             self.kick.cancel()
-        # stopping the crawler lets items already in the pipelines finish
+        self._stop_crawler(STOP_GRACE)
+
+    def _stop_crawler(self, grace: float) -> None:
+        # stopping the crawler lets items already in the pipelines finish; a download
+        # that hangs (a cut run) is not waited for beyond `grace`
         self.crawler.stop()
+        self.loop.call_later(grace, self._crawler_finished, None)
 
     def _crawler_finished(self, result: Any) -> None:
         from twisted.internet import reactor
 
+        if self.finished:
+            return None
+        self.finished = True
         for run in list(self.tracker.active.values()):
             self.tracker.close(run, "stopped before the site was done (daemon shutting down)")
         with contextlib.suppress(Exception):
@@ -321,6 +333,9 @@ class Daemon:
         self.timeouts.pop(id(run), None)
         if not run.closed:
             log.warning("%s: run cut after %.0fs", run.site.name, limit)
+            if run.pages == 0:
+                # not one page came back in time: the check failed, it did not just run long
+                run.start_failures = len(run.site.start_urls)
             self.tracker.close(run, f"timed out after {limit:.0f}s")
 
     def _run_finished(self, run) -> None:
@@ -382,4 +397,4 @@ class Daemon:
         if self.sites and len(set(self.failed_sites)) == len(self.sites):
             self.exit_code = 1
         self.stopping = True
-        self.crawler.stop()
+        self._stop_crawler(ONCE_GRACE)

@@ -119,13 +119,17 @@ class Receiver:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
+                try:
+                    self.wfile.write(data)
+                except OSError:
+                    pass  # the sender died while we held the reply (the kill -9 test)
 
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
         self.thread.start()
 
     @property
@@ -160,7 +164,8 @@ def write_config(tmp: Path, sites: list[dict], subscriptions: list[dict], **daem
     return path
 
 
-def cli(config: Path, *args: str, env: dict | None = None, timeout: float = 90) -> subprocess.CompletedProcess:
+def cli(config: Path, *args: str, env: dict | None = None,
+        timeout: float = 90) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})

@@ -61,7 +61,8 @@ def test_three_talent_items_reach_mail_and_webhook_once(tmp_path, mailbox, recei
         assert len(receiver.requests) == 1
         payload = receiver.requests[0]["json"]
         assert payload["schema"] == "talentwatch.alert/1"
-        assert payload["id"] == mail["Message-ID"].strip("<>").split("@")[0] or payload["id"].startswith("tw-")
+        # one stable id per (items, subscription, channel): the mail's and the webhook's differ
+        assert payload["id"].startswith("tw-") and payload["id"] not in mail["Message-ID"]
         assert {i["title"] for i in payload["items"]} == talent_titles
         assert all(i["url"].startswith(base) and i["event"] == "new" for i in payload["items"])
 
@@ -70,22 +71,3 @@ def test_three_talent_items_reach_mail_and_webhook_once(tmp_path, mailbox, recei
     assert len(mailbox.messages) == 1
     assert len(receiver.requests) == 1
     assert rows(tmp_path / "archive.db", "SELECT count(*) FROM outbox WHERE status != 'sent'") == [(0,)]
-
-
-def test_channel_secret_from_environment_never_shown(tmp_path, receiver):
-    with portal(tmp_path, ids=TALENT_IDS[:1]) as (base, _):
-        config = write_config(tmp_path, [site_config(base)], [{
-            "name": "钉钉", "channels": [f"dingtalk://${{DT_SECRET}}@${{DT_TOKEN}}/?endpoint=http://{receiver.base}/robot/send"],
-        }])
-        classify_by_title(tmp_path / "archive.db")
-        receiver.replies = [(200, {"errcode": 300001, "errmsg": "token is not exist"})]
-        env = {"DT_SECRET": "SECabcdef123456", "DT_TOKEN": "tok987654321"}
-        done = cli(config, "-vv", "run", "--once", env=env)
-        status = cli(config, "status", env=env)
-    assert done.returncode == 0
-    assert len(receiver.requests) == 1
-    for output in (done.stdout, done.stderr, status.stdout, status.stderr):
-        assert "SECabcdef123456" not in output and "tok987654321" not in output
-    assert "300001" in status.stdout  # the reason is shown, the secrets are not
-    stored = rows(tmp_path / "archive.db", "SELECT channel, last_error FROM outbox")
-    assert stored and all("tok987654321" not in (c + (e or "")) for c, e in stored)

@@ -67,7 +67,7 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
         try:
             send(channel, message)
         except (DeliveryError, ChannelError) as exc:
-            retry_at = utcnow() + backoff(pending.attempts + 1, config.daemon.retry_initial,
+            retry_at = now + backoff(pending.attempts + 1, config.daemon.retry_initial,
                                           config.daemon.retry_max)
             mark_failed(db, pending.message_id, str(exc), retry_at)
             broken.add(key)
