@@ -106,6 +106,8 @@ def main() -> None:
             self.loop.call_later(0.5, self._next_cycle)
 
         def _next_cycle(self) -> None:
+            if self.stopping:
+                return
             self.samples.append((self.cycle, cpu_seconds(), rss_mb(), time.monotonic()))
             self.cycle += 1
             if self.cycle > args.cycles:

@@ -3,17 +3,21 @@ and the next list pages to follow."""
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
 
+from crawler.metadata import parse_date
 from crawler.profiles import Profile
+
+log = logging.getLogger(__name__)
 
 _DATE = re.compile(r"(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})")
 # index.html, index_1.html, index_2.shtml … in the same section
-_PAGINATED = re.compile(r"(?:^|/)index(?:_\d+)?\.s?html?$")
+_PAGINATED = re.compile(r"(?:^|/)index(?:_(\d+))?\.s?html?$")
 _NEXT_LABELS = ("下一页", "下页", "后一页")
 
 
@@ -36,9 +40,73 @@ def _iso_date(text: str | None) -> str | None:
     return None
 
 
+# 12371.cn-style lists: item=[{title:'…', brief:'2024-05-06 10:00:00', link_add:'…'}, …] in a <script>
+_JS_OBJECT = re.compile(r"\{[^{}]*?link_add[^{}]*\}", re.DOTALL)
+_JS_FIELD = re.compile(r"""(\w+)\s*:\s*(?:'((?:\\.|[^'\\])*)'|"((?:\\.|[^"\\])*)")""")
+
+
+def _js_unescape(value: str) -> str:
+    return re.sub(r"\\(.)", r"\1", value)
+
+
+def script_items(html: str, url: str, article_pattern: re.Pattern[str] | None = None) -> list[ListItem]:
+    """List items kept in an inline script array instead of the markup."""
+    items: list[ListItem] = []
+    seen: set[str] = set()
+    for obj in _JS_OBJECT.finditer(html):
+        fields = {m[1]: _js_unescape(m[2] if m[2] is not None else m[3] or "")
+                  for m in _JS_FIELD.finditer(obj[0])}
+        link = fields.get("link_add", "").strip()
+        if not link:
+            continue
+        target = urljoin(url, link)
+        if target in seen or (article_pattern is not None and not article_pattern.search(target)):
+            continue
+        seen.add(target)
+        title = " ".join(fields.get("title", "").split()) or None
+        brief = fields.get("brief")
+        items.append(ListItem(target, title, parse_date(brief) or _iso_date(brief)))
+    return items
+
+
 def _section(url: str) -> str:
     path = urlsplit(url).path
     return path.rsplit("/", 1)[0] + "/"
+
+
+def _profile_items(sel: Selector, url: str, article_pattern: re.Pattern[str],
+                   profile: Profile) -> list[ListItem]:
+    items: list[ListItem] = []
+    seen: set[str] = set()
+    for node in sel.css(profile.list_item):
+        link = node.css(profile.list_link or "a")[:1]
+        href = link.attrib.get("href") if link else None
+        if not href:
+            continue
+        target = urljoin(url, href)
+        if target in seen or not article_pattern.search(target):
+            continue
+        seen.add(target)
+        title = link.attrib.get("title") or link.xpath("string()").get("").strip()
+        date_text = node.css(profile.list_date).xpath("string()").get() if profile.list_date \
+            else node.xpath("string()").get()
+        items.append(ListItem(target, title or None, _iso_date(date_text)))
+    return items
+
+
+def _generic_items(sel: Selector, url: str, article_pattern: re.Pattern[str]) -> list[ListItem]:
+    items: list[ListItem] = []
+    seen: set[str] = set()
+    for link in sel.css("a[href]"):
+        target = urljoin(url, link.attrib["href"])
+        if target in seen or not article_pattern.search(target):
+            continue
+        seen.add(target)
+        title = link.attrib.get("title") or link.xpath("string()").get("").strip()
+        # the date usually sits beside the link, in the same list item
+        parent_text = link.xpath("string(..)").get("")
+        items.append(ListItem(target, title or None, _iso_date(parent_text)))
+    return items
 
 
 def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
@@ -46,45 +114,38 @@ def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
     profile = profile or Profile()
     sel = Selector(text=html)
     page = ListPage()
-    seen: set[str] = set()
+    if profile.list_mode == "inline_script":
+        page.items = script_items(html, url, article_pattern)
+        if not page.items:
+            log.warning("profile %s: no inline-script list items on %s; using the generic path",
+                        profile.name, url)
+    if not page.items and profile.list_item:
+        page.items = _profile_items(sel, url, article_pattern, profile)
+        if not page.items:
+            log.warning("profile %s: list selector %r matched nothing on %s; using the generic path",
+                        profile.name, profile.list_item, url)
+    if not page.items:
+        page.items = _generic_items(sel, url, article_pattern)
 
-    if profile.list_item:
-        for node in sel.css(profile.list_item):
-            link = node.css(profile.list_link or "a")[:1]
-            href = link.attrib.get("href") if link else None
-            if not href:
-                continue
-            target = urljoin(url, href)
-            if target in seen or not article_pattern.search(target):
-                continue
-            seen.add(target)
-            title = link.attrib.get("title") or link.xpath("string()").get("").strip()
-            date_text = node.css(profile.list_date).xpath("string()").get() if profile.list_date \
-                else node.xpath("string()").get()
-            page.items.append(ListItem(target, title or None, _iso_date(date_text)))
-    else:
-        for link in sel.css("a[href]"):
-            target = urljoin(url, link.attrib["href"])
-            if target in seen or not article_pattern.search(target):
-                continue
-            seen.add(target)
-            title = link.attrib.get("title") or link.xpath("string()").get("").strip()
-            # the date usually sits beside the link, in the same list item
-            parent_text = link.xpath("string(..)").get("")
-            page.items.append(ListItem(target, title or None, _iso_date(parent_text)))
-
+    # best candidate first: the profile's next link, then one labelled 下一页,
+    # then index_N pages by number, so a walk goes newest to oldest
     section = _section(url)
-    candidates = sel.css(profile.next_page) if profile.next_page else []
-    for link in candidates:
-        if href := link.attrib.get("href"):
-            page.next_pages.append(urljoin(url, href))
+    candidates: list[tuple[int, int, str]] = []
+    if profile.next_page:
+        for link in sel.css(profile.next_page):
+            if href := link.attrib.get("href"):
+                candidates.append((0, 0, urljoin(url, href)))
     for link in sel.css("a[href]"):
-        href = link.attrib["href"]
-        target = urljoin(url, href)
-        label = link.xpath("string()").get("").strip()
-        same_section = _section(target) == section and urlsplit(target).netloc == urlsplit(url).netloc
-        if not same_section or target in page.next_pages or target.split("#")[0] == url:
+        target = urljoin(url, link.attrib["href"]).split("#")[0]
+        parts = urlsplit(target)
+        if target == url or _section(target) != section or parts.netloc != urlsplit(url).netloc:
             continue
-        if _PAGINATED.search(urlsplit(target).path) or any(lbl in label for lbl in _NEXT_LABELS):
+        label = link.xpath("string()").get("").strip()
+        if any(lbl in label for lbl in _NEXT_LABELS):
+            candidates.append((1, 0, target))
+        elif m := _PAGINATED.search(parts.path):
+            candidates.append((2, int(m[1] or 0), target))
+    for _, _, target in sorted(candidates, key=lambda c: (c[0], c[1])):
+        if target not in page.next_pages:
             page.next_pages.append(target)
     return page

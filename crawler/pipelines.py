@@ -18,6 +18,7 @@ from scrapy.exceptions import DropItem
 from crawler.extract import extract
 from crawler.items import Article, Page
 from crawler.profiles import Profile, get_profile
+from relevance import Classifier, RelevanceConfig
 from storage.archive import save_article
 
 log = logging.getLogger(__name__)
@@ -27,23 +28,40 @@ def _extract_job(page: Page, profile: Profile) -> Article:
     return extract(page, profile)
 
 
+_classifiers: dict[str, Classifier] = {}
+
+
+def _classify_job(article: Article, config: RelevanceConfig) -> Article:
+    # each worker builds its classifier (jieba's dictionary) once per config
+    key = config.model_dump_json()
+    if key not in _classifiers:
+        _classifiers[key] = Classifier(config)
+    _classifiers[key].classify(article)
+    return article
+
+
+def worker_pool(crawler) -> Executor:
+    """One pool of worker processes per crawler, shared by the CPU-bound pipelines."""
+    pool = getattr(crawler, "talentwatch_pool", None)
+    if pool is None:
+        workers = crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS") or os.cpu_count() or 1
+        # spawn, not fork: forking a process that runs a reactor is unsafe
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        crawler.talentwatch_pool = pool
+    return pool
+
+
 class ExtractPipeline:
-    def __init__(self, crawler, workers: int) -> None:
+    def __init__(self, crawler) -> None:
         self.crawler = crawler
-        self.workers = workers or os.cpu_count() or 1
-        self.pool: Executor | None = None
+        self.pool = worker_pool(crawler)
 
     @classmethod
     def from_crawler(cls, crawler) -> ExtractPipeline:
-        return cls(crawler, crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"))
-
-    def open_spider(self) -> None:
-        # spawn, not fork: forking a process that runs a reactor is unsafe
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return cls(crawler)
 
     def close_spider(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
+        self.pool.shutdown(cancel_futures=True)
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
@@ -55,6 +73,28 @@ class ExtractPipeline:
         except Exception as exc:  # a broken page is logged with its URL and skipped
             log.warning("extraction failed for %s: %s", item.url, exc)
             raise DropItem(f"{item.url}: extraction failed: {exc}") from exc
+
+
+class RelevancePipeline:
+    """Fills the talent-policy fields (topics, region, incentives, deadline)."""
+
+    def __init__(self, crawler) -> None:
+        self.crawler = crawler
+        self.pool = worker_pool(crawler)
+        self.config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
+
+    @classmethod
+    def from_crawler(cls, crawler) -> RelevancePipeline:
+        return cls(crawler)
+
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, Article):
+            return item
+        try:
+            return await asyncio.wrap_future(self.pool.submit(_classify_job, item, self.config))
+        except Exception as exc:  # unscored is better than lost: store it, say so
+            log.warning("relevance scoring failed for %s: %s", item.url, exc)
+            return item
 
 
 class ArchivePipeline:

@@ -1,7 +1,9 @@
 """Site profiles: the selectors that describe a portal, kept as data.
 
-A profile is plain data (CSS/XPath strings); config.yaml refers to one by name
-(`profile: gdzz`) and may override single selectors per site.
+A profile is plain data (CSS selectors, a regex or two); config.yaml refers to
+one by name (`profile: gdzz`) and may override single fields per site. The
+generic path's knowledge of Chinese government CMSs (body containers, meta tag
+names) is data here too, so a new portal needs no code.
 """
 
 from __future__ import annotations
@@ -14,26 +16,72 @@ from typing import Any
 class Profile:
     name: str = "generic"
     # list pages
+    list_mode: str = "html"  # "html": items in the markup; "inline_script": items in a JS array
     list_item: str | None = None  # CSS for one item of the list
     list_link: str | None = None  # CSS for the link inside an item
     list_date: str | None = None  # CSS for the date inside an item
     next_page: str | None = None  # CSS for the pagination "next" link
+    article_url: str | None = None  # regex an article URL matches (when the site config has none)
     # article pages
     title: str | None = None
     body: str | None = None
     date: str | None = None
     source: str | None = None
+    author: str | None = None
+    # names stripped from the end of <title> ("_共产党员网")
+    site_names: tuple[str, ...] = ()
 
     def override(self, selectors: dict[str, Any] | None) -> Profile:
         if not selectors:
             return self
         known = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in selectors.items() if k in known and v})
+        unknown = set(selectors) - known
+        if unknown:
+            raise KeyError(f"unknown profile field(s) {', '.join(sorted(unknown))}; "
+                           f"known: {', '.join(sorted(known))}")
+        values = {k: (tuple(v) if k == "site_names" else v) for k, v in selectors.items() if v}
+        return replace(self, **values)
 
 
 PROFILES: dict[str, Profile] = {
     "generic": Profile(),
+    # 广东组织工作网, NFCMS templates: /<column>/index_N.html lists, /<column>/content/post_<id>.html
+    "gdzz": Profile(
+        name="gdzz",
+        list_item="ul.newsList > li.clearfix",
+        list_link="div.title a[title]",
+        list_date="div.time",
+        next_page="div.page a.next",
+        article_url=r"/content/post_\d+\.html$",
+        title="div.article h1, div.title_box h1, h1.article-title",
+        body="div.article-content, div.article_content, div.content_box div.content",
+        site_names=("中共广东省委组织部", "广东组织工作网", "广东省委组织部"),
+    ),
+    # 共产党员网: list items in an inline script array, article body in .word
+    "12371": Profile(
+        name="12371",
+        list_mode="inline_script",
+        article_url=r"/\d{4}/\d{2}/\d{2}/ARTI\d{13,}\.shtml$",
+        title="div.title_bj h1, h1.big_title, h1",
+        body="div.word, .word",
+        site_names=("共产党员网",),
+    ),
 }
+
+# Body containers of the CMSs Chinese government portals run on (TRS WCM, Hanweb
+# 大汉, NFCMS, UCAP, 政府网站集约化 templates), most specific first.
+CMS_BODY_SELECTORS: tuple[str, ...] = (
+    ".TRS_UEDITOR", ".TRS_Editor", "#UCAP-CONTENT", ".pages_content", "#zoom", ".zoom", "#Zoom",
+    "#zw", ".zw", ".word", ".article-content", ".article_content", "#article_content",
+    ".articleContent", "#ArticleContent", ".news_content", ".newsContent", "#newsContent",
+    ".content_text", "#content_text", ".detail-content", ".detail_content", ".xl_content",
+    "#xlcontent", ".wz_content", ".zwnr", ".con_text", ".main-text", ".view", "article",
+    "#content", ".content",
+)
+# a title inside the page, when profile and meta give none
+TITLE_SELECTORS: tuple[str, ...] = (
+    "h1", ".article-title", ".news_title", ".title h1", ".xl_title", ".detail-title", "h2",
+)
 
 
 def get_profile(name: str | None, selectors: dict[str, Any] | None = None) -> Profile:

@@ -26,13 +26,12 @@ def run_crawl(config: Config, sites: list[SiteConfig],
     """Crawl `sites` once in this process (Scrapy's reactor runs only once per process)."""
     db = open_archive(config.database)
     tracker = RunTracker(db)
-    process = CrawlerProcess(spider_settings(sites, config.crawl))
+    process = CrawlerProcess(spider_settings(sites, config.crawl, config.relevance))
+    process.crawl(PortalSpider, sites=sites, tracker=tracker)  # installs the reactor
     if on_tick is not None:
         from twisted.internet import task
 
-        ticker = task.LoopingCall(on_tick, tracker)
-        ticker.start(0.25, now=False)
-    process.crawl(PortalSpider, sites=sites, tracker=tracker)
+        task.LoopingCall(on_tick, tracker).start(0.25, now=False)
     process.start()
     # runs that never got an answer at all (the reactor stopped) are closed as such
     for run in list(tracker.active.values()):

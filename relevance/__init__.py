@@ -1,0 +1,10 @@
+"""Which articles are talent policy, and what they offer.
+
+`Classifier(config.relevance).classify(article)` fills article.talent, score,
+topics, matched_terms, region, incentives and deadline (bulletin parts too).
+"""
+
+from relevance.classifier import Classifier
+from relevance.config import RelevanceConfig, TopicConfig, default_config
+
+__all__ = ["Classifier", "RelevanceConfig", "TopicConfig", "default_config"]

@@ -63,4 +63,11 @@ def validate(state: State) -> None:
 
 
 # each module registers its commands on `main`
-from scheduler.commands import archive_cmds, crawl_cmds, daemon_cmds, demo_cmds  # noqa: E402,F401
+from scheduler.commands import (  # noqa: E402,F401
+    archive_cmds,
+    classify_cmds,
+    crawl_cmds,
+    daemon_cmds,
+    demo_cmds,
+    extract_cmds,
+)

@@ -23,6 +23,9 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.profiles import PROFILES
+from relevance.config import RelevanceConfig, default_config
+
 DEFAULT_CONFIG = "config.yaml"
 
 
@@ -68,6 +71,9 @@ Cron = Annotated[str, BeforeValidator(lambda v: check_cron(str(v)))]
 
 
 class Selectors(Strict):
+    """Per-site overrides of a site profile's fields (crawler/profiles.py)."""
+
+    list_mode: Literal["html", "inline_script"] | None = None
     list_item: str | None = None
     list_link: str | None = None
     list_date: str | None = None
@@ -76,6 +82,8 @@ class Selectors(Strict):
     body: str | None = None
     date: str | None = None
     source: str | None = None
+    author: str | None = None
+    site_names: list[str] = Field(default_factory=list)
 
 
 class SiteConfig(Strict):
@@ -101,6 +109,13 @@ class SiteConfig(Strict):
             if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
                 raise ValueError(f"expected an http(s) URL, got {url!r}")
         return urls
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, name: str | None) -> str | None:
+        if name is not None and name not in PROFILES:
+            raise ValueError(f"expected one of the built-in profiles: {', '.join(sorted(PROFILES))}")
+        return name
 
     @field_validator("article_pattern")
     @classmethod
@@ -191,6 +206,8 @@ class Config(Strict):
     database: Path = Path("data/talentwatch.db")
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     sites: list[SiteConfig] = Field(default_factory=list)
+    # topics and weights for talent-policy scoring; shipped defaults when absent
+    relevance: RelevanceConfig = Field(default_factory=default_config)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     subscriptions: list[Subscription] = Field(default_factory=list)
     source_path: Path | None = Field(default=None, exclude=True)

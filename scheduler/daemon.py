@@ -214,7 +214,7 @@ class Daemon:
         self.tracker = RunTracker(self.db)
         self.tracker.listeners.append(self._run_finished)
         self.outbox = OutboxWorker(self.config, lambda: self.stopping)
-        settings = spider_settings(list(self.sites.values()), self.config.crawl)
+        settings = spider_settings(list(self.sites.values()), self.config.crawl, self.config.relevance)
         runner = CrawlerRunner(settings)
         self.crawler = runner.create_crawler(PortalSpider)
         self.crawler.signals.connect(self._spider_opened, signal=signals.spider_opened)

@@ -135,6 +135,8 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 10000")
     db.enable_wal()
+    # WAL + NORMAL: each commit stays atomic; only an OS crash can lose the last ones
+    db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
     _ensure(db, "articles", ARTICLES, "id", not_null={"url", "site"},
             defaults={"version": 1, "status": "active"})

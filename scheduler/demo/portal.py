@@ -24,13 +24,22 @@ PER_PAGE = 4
 ROBOTS = "User-agent: *\nDisallow: /admin/\n"
 
 
+def _label(encoding: str) -> str:
+    # county sites label GBK pages "gb2312"; browsers (and Scrapy) read them as GB18030
+    return "gb2312" if encoding == "gbk" else encoding
+
+
 def load_articles() -> list[dict]:
     text = (Path(__file__).parent / "articles.yaml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
-def build_site(outdir: Path, articles: list[dict] | None = None) -> list[dict]:
-    """Write the portal under `outdir`; returns the articles with their paths."""
+def build_site(outdir: Path, articles: list[dict] | None = None,
+               encoding: str = "utf-8") -> list[dict]:
+    """Write the portal under `outdir`; returns the articles with their paths.
+
+    `encoding` applies to every page; an article may set its own.
+    """
     env = Environment(loader=PackageLoader("scheduler.demo", "templates"),
                       autoescape=select_autoescape(["html"]))
     articles = sorted(articles or load_articles(), key=lambda a: str(a["date"]), reverse=True)
@@ -42,14 +51,13 @@ def build_site(outdir: Path, articles: list[dict] | None = None) -> list[dict]:
         f'<a href="rcgz/index.html">人才工作</a></body></html>', encoding="utf-8")
     for i, a in enumerate(articles):
         a = a | {"day": str(a["date"])[:10], "views": 100 + 37 * i}
-        encoding = a.get("encoding", "utf-8")
+        page_encoding = a.get("encoding", encoding)
         html = env.get_template("article.html").render(
-            a=a, portal=PORTAL, county=COUNTY,
-            charset="gb2312" if encoding == "gbk" else "utf-8",
+            a=a, portal=PORTAL, county=COUNTY, charset=_label(page_encoding),
             prev=articles[i - 1] if i > 0 else None,
             next=articles[i + 1] if i + 1 < len(articles) else None)
         path = column / "content" / f"post_{a['id']}.html"
-        path.write_bytes(html.encode(encoding))
+        path.write_bytes(html.encode(page_encoding))
         stamp = datetime.fromisoformat(str(a["date"])).timestamp()
         os.utime(path, (stamp, stamp))
         articles[i] = a | {"path": f"rcgz/content/post_{a['id']}.html"}
@@ -57,11 +65,11 @@ def build_site(outdir: Path, articles: list[dict] | None = None) -> list[dict]:
     names = ["index.html"] + [f"index_{n}.html" for n in range(1, len(pages))]
     for n, items in enumerate(pages):
         html = env.get_template("list.html").render(
-            items=items, portal=PORTAL, county=COUNTY, charset="utf-8",
+            items=items, portal=PORTAL, county=COUNTY, charset=_label(encoding),
             prev=names[n - 1] if n > 0 else None,
             next=names[n + 1] if n + 1 < len(pages) else None,
             pages=[{"n": k + 1, "href": names[k]} for k in range(len(pages))])
-        (column / names[n]).write_text(html, encoding="utf-8")
+        (column / names[n]).write_bytes(html.encode(encoding))
     return articles
 
 

@@ -1,0 +1,236 @@
+"""Finding the article body in a parsed page and turning it into clean text.
+
+Three ways in, tried by extract() in order: a CSS selector (site profile or a
+known CMS container), then a text-density score over the whole tree (the main
+text of a Chinese page is where sentence punctuation piles up outside links),
+then trafilatura. All of them end in `node_text`, which keeps paragraph breaks.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from lxml import html as lxml_html
+from lxml.etree import Comment, ProcessingInstruction
+
+from crawler.boilerplate import DROP_ATTR_RE, DROP_TAGS
+
+# tags after which text continues on a new line
+_BLOCK = {
+    "p", "div", "br", "li", "tr", "table", "tbody", "h1", "h2", "h3", "h4", "h5", "h6",
+    "section", "article", "blockquote", "pre", "ul", "ol", "dl", "dt", "dd", "center",
+    "form", "fieldset", "hr", "header", "footer", "main", "aside", "nav", "figure", "figcaption",
+}
+_CELL = {"td", "th"}
+_PUNCT = re.compile(r"[，。！？；、：,.!?;]")
+_SENTENCE_END = re.compile(r"[。！？!?]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2002\u2003\u2009\u200b]+")
+
+
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+
+
+def parse(html: str) -> lxml_html.HtmlElement | None:
+    """A forgiving parse; None when there is no markup at all."""
+    try:
+        root = lxml_html.document_fromstring(_XML_DECL.sub("", html))
+    except (ValueError, lxml_html.etree.ParserError):
+        return None
+    return root if len(root) else None
+
+
+_CODE_TAGS = ("script", "style", "noscript", "template")
+
+
+def strip_code(root: lxml_html.HtmlElement) -> None:
+    """Drop scripts, styles and comments: never text a reader sees."""
+    for el in list(root.iter(Comment, ProcessingInstruction)):
+        _drop(el)
+    for el in list(root.iter(*_CODE_TAGS)):
+        _drop(el)
+
+
+def prune(root: lxml_html.HtmlElement) -> None:
+    """Drop what is never body text: scripts, forms controls, navigation-like blocks."""
+    strip_code(root)
+    for el in list(root.iter(*DROP_TAGS)):
+        _drop(el)
+    for el in list(root.iter()):
+        if not isinstance(el.tag, str) or el.tag in ("html", "body"):
+            continue
+        attrs = " ".join(filter(None, (el.get("class"), el.get("id"))))
+        if attrs and DROP_ATTR_RE.search(attrs):
+            _drop(el)
+        elif el.get("style") and "display:none" in el.get("style").replace(" ", "").lower():
+            _drop(el)
+
+
+def _drop(el) -> None:
+    """Remove an element but keep its tail text in place."""
+    parent = el.getparent()
+    if parent is None:
+        return
+    tail = el.tail
+    if tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + tail
+        else:
+            parent.text = (parent.text or "") + tail
+    parent.remove(el)
+
+
+def node_text(node, skip_trimmed: bool = True) -> str:
+    """The text of a subtree, one line per block, spaces tidied; trimmed blocks left out."""
+    parts: list[str] = []
+
+    def walk(el) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        if skip_trimmed and tag and el.get(TRIMMED):
+            if el.tail:
+                parts.append(el.tail)
+            return
+        if tag in _BLOCK:
+            parts.append("\n")
+        elif tag in _CELL:
+            parts.append(" ")
+        if el.text and tag:
+            parts.append(el.text)
+        for child in el:
+            walk(child)
+        if tag in _BLOCK:
+            parts.append("\n")
+        if el.tail:
+            parts.append(el.tail)
+
+    walk(node)
+    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def around(root, node, chars: int = 300) -> tuple[str, str]:
+    """The text just before and just after a node, in reading order (info lines, signatures)."""
+    before, after = lxml_html.Element("span"), lxml_html.Element("span")
+    before.text, after.text = "\ue000", "\ue001"
+    kept = [c for c in node if isinstance(c.tag, str) and not c.get(TRIMMED) and c.text_content().strip()]
+    if kept and not (node.text or "").strip():
+        # trimmed blocks at the top of the body (an info table) read as above it
+        kept[0].addprevious(before)
+        kept[-1].addnext(after)
+    else:
+        node.addprevious(before)
+        node.addnext(after)
+    try:
+        text = node_text(root, skip_trimmed=False)
+    finally:
+        _drop(before)
+        _drop(after)
+    head, _, rest = text.partition("\ue000")
+    _, _, tail = rest.partition("\ue001")
+    return head[-chars:], tail[:chars]
+
+
+@dataclass
+class _Stats:
+    text: int = 0  # characters of own text (not inside links)
+    links: int = 0  # characters inside links
+    score: float = 0.0
+    content: float = 0.0  # undecayed paragraph score of the whole subtree
+
+
+def _own_text(el) -> str:
+    # text directly inside the element: its .text and its children's tails
+    chunks = [el.text or ""]
+    chunks.extend(child.tail or "" for child in el)
+    return "".join(chunks).strip()
+
+
+def densest_node(root) -> lxml_html.HtmlElement | None:
+    best, stats = _densest(root)
+    if best is not None:
+        _trim(best, stats)
+    return best
+
+
+TRIMMED = "data-tw-trimmed"
+_TRIMMABLE = {"table", "div", "ul", "ol", "dl", "form", "section", "center", "tbody", "tr"}
+
+
+def _trim(node, stats: dict) -> None:
+    """Drop the blocks inside the chosen node that are lists of links or scoreless furniture."""
+    total = stats[node].content or 1.0
+    for child in list(node):
+        if not isinstance(child.tag, str) or child.tag not in _TRIMMABLE:
+            continue
+        st = stats.get(child)
+        if st is None:
+            continue
+        chars = st.text + st.links
+        link_density = st.links / chars if chars else 0.0
+        # a div may be one paragraph of many; a table or list with little text is furniture
+        small = st.content < 0.05 * total and child.tag not in ("div", "section", "center")
+        if link_density > 0.4 or small:
+            child.set(TRIMMED, "1")  # kept in the tree: an info line in it still counts as "above the body"
+
+
+def _densest(root):
+    """The element holding the most sentence-like text outside links.
+
+    Each run of own text scores by its punctuation and length; the score goes to
+    the element and, halved, to its ancestors' shares (readability-style), then
+    each candidate is discounted by the share of its text that sits in links.
+    """
+    stats: dict = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str):
+            continue
+        own = _own_text(el)
+        if not own:
+            continue
+        in_link = any(a.tag == "a" for a in el.iterancestors()) or el.tag == "a"
+        length = len(_SPACES.sub("", own))
+        chain = [el, *el.iterancestors()]
+        for anc in chain:
+            st = stats.setdefault(anc, _Stats())
+            if in_link:
+                st.links += length
+            else:
+                st.text += length
+        if in_link or length < 8:
+            continue
+        score = 1 + len(_PUNCT.findall(own)) + min(length / 80, 4)
+        if not _SENTENCE_END.search(own) and len(_HAN.findall(own)) < 20:
+            score *= 0.3  # labels, menus, headings
+        host = el
+        while host.tag in ("font", "span", "b", "strong", "em", "i", "u", "p", "a") and \
+                host.getparent() is not None:
+            host = host.getparent()  # credit the block that holds the paragraphs
+        weight = 1.0
+        for anc in [el, *el.iterancestors()]:
+            st = stats.setdefault(anc, _Stats())
+            st.content += score
+        for anc in [host, *host.iterancestors()][:4]:
+            stats.setdefault(anc, _Stats()).score += score * weight
+            weight /= 2
+    best, best_score = None, 0.0
+    for el, st in stats.items():
+        if st.score <= 0 or el.tag in ("html", "body"):
+            continue
+        total = st.text + st.links
+        link_density = st.links / total if total else 1.0
+        value = st.score * (1 - link_density)
+        if value > best_score:
+            best, best_score = el, value
+    return best, stats
+
+
+def text_quality(text: str) -> float:
+    """How article-like a text is: punctuated Han text scores high."""
+    if not text:
+        return 0.0
+    han = len(_HAN.findall(text))
+    punct = len(_PUNCT.findall(text))
+    return math.log1p(han) * min(1.0, punct / max(1.0, han / 40))

@@ -1,0 +1,94 @@
+"""Topic scores from weighted terms, counted on jieba tokens.
+
+Counting whole tokens, not substrings, keeps 引才 out of 吸引才能 and 选调 out
+of 选调生 counting twice; the shipped talent dictionary and every configured
+term are added to a private jieba tokenizer so that terms come out whole.
+Repeats are damped (1 + ln n) so that a long article cannot talk itself into a
+topic with one word; a term in the title counts `title_weight` times more.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from importlib import resources
+
+import jieba
+
+from relevance.config import RelevanceConfig
+
+NEGATIVE_KEY = "negative"
+GENERIC = "人才"
+_DICT_FILE = "talent_dict.txt"
+
+jieba.setLogLevel(logging.WARNING)
+
+
+@dataclass
+class TopicResult:
+    score: float
+    topics: list[str]
+    matched_terms: dict[str, list[str]]
+    topic_scores: dict[str, float] = field(default_factory=dict)
+
+
+def _weight_of(count: int) -> float:
+    return 1.0 + math.log(count) if count > 0 else 0.0
+
+
+class TopicScorer:
+    def __init__(self, config: RelevanceConfig) -> None:
+        self.config = config
+        self.tokenizer = jieba.Tokenizer()
+        with resources.as_file(resources.files("relevance.data").joinpath(_DICT_FILE)) as path:
+            self.tokenizer.load_userdict(str(path))
+        terms = {t for topic in config.topics for t in (*topic.terms, *topic.negative)}
+        terms |= set(config.negative)
+        self.known = terms
+        for term in sorted(terms):
+            # a frequency high enough that the term is never split
+            self.tokenizer.add_word(term, freq=max(self.tokenizer.FREQ.get(term, 0), 2000))
+
+    def tokens(self, text: str) -> Counter[str]:
+        counts = Counter(self.tokenizer.cut(text or "", HMM=False))
+        # 专业人才, 卫生人才 …: a kind of 人才 the terms do not list still counts as 人才
+        for token, n in list(counts.items()):
+            if len(token) > 2 and token.endswith(GENERIC) and token not in self.known:
+                counts[GENERIC] += n
+        return counts
+
+    def _part(self, terms: dict[str, float], body: Counter[str], title: Counter[str],
+              title_weight: float) -> tuple[float, list[tuple[float, str]]]:
+        total, hits = 0.0, []
+        for term, weight in terms.items():
+            value = weight * _weight_of(body.get(term, 0))
+            if title.get(term):
+                value += weight * title_weight
+            if value:
+                total += value
+                hits.append((value, term))
+        hits.sort(key=lambda h: (-h[0], h[1]))
+        return total, hits
+
+    def score(self, title: str, text: str) -> TopicResult:
+        body, head = self.tokens(text), self.tokens(title)
+        total = 0.0
+        topic_scores: dict[str, float] = {}
+        matched: dict[str, list[str]] = {}
+        for topic in self.config.topics:
+            plus, hits = self._part(topic.terms, body, head, topic.title_weight)
+            minus, _ = self._part(topic.negative, body, head, topic.title_weight)
+            value = plus - minus
+            topic_scores[topic.name] = round(value, 2)
+            if hits and value > 0:
+                matched[topic.name] = [term for _, term in hits]
+                total += value
+        minus, neg_hits = self._part(self.config.negative, body, head, 2.0)
+        if neg_hits:
+            matched[NEGATIVE_KEY] = [term for _, term in neg_hits]
+        total -= minus
+        topics = sorted((name for name, v in topic_scores.items() if v >= self.config.topic_threshold),
+                        key=lambda name: -topic_scores[name])
+        return TopicResult(round(total, 2), topics, matched, topic_scores)

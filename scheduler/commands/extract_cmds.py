@@ -1,0 +1,148 @@
+"""`talentwatch extract TARGET...`: run extraction on URLs or saved files.
+
+How a user debugs a new site: one JSON line per target, in order, with the
+export fields (plus the bulletin `parts`). Files are decoded as the crawler
+decodes pages; URLs are fetched once each, with their PDF/DOC/DOCX
+attachments (size-capped). A target that cannot be read gives a JSON line with
+an `error` and the command goes on with the next one (exit status 1 at the end).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import click
+
+from crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from crawler.decode import decode_html
+from crawler.extract import extract
+from crawler.items import Article, FetchedFile, Page
+from crawler.listing import parse_list
+from crawler.profiles import PROFILES, get_profile
+from scheduler.cli import main
+from storage.export import EXPORT_FIELDS
+
+USER_AGENT = "talentwatch-extract/0.1 (+https://github.com/talentwatch)"
+MAX_PAGE_BYTES = 10 * 1024 * 1024
+
+
+class FetchError(Exception):
+    pass
+
+
+def _read_url(url: str, limit: int, timeout: float) -> tuple[bytes, str | None]:
+    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            declared = response.headers.get("Content-Length")
+            if declared and declared.isdigit() and int(declared) > limit:
+                raise FetchError(f"too large: {declared} bytes > {limit}")
+            body = response.read(limit + 1)
+            if len(body) > limit:
+                raise FetchError(f"too large: more than {limit} bytes")
+            return body, response.headers.get("Content-Type")
+    except urllib.error.HTTPError as exc:
+        raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise FetchError(f"cannot fetch: {reason}") from None
+
+
+def _read_target(target: str, timeout: float) -> tuple[str, bytes, str | None]:
+    """(url, body, content type) of a URL or a file path."""
+    if urlsplit(target).scheme in ("http", "https"):
+        body, content_type = _read_url(target, MAX_PAGE_BYTES, timeout)
+        return target, body, content_type
+    path = Path(unquote(target[7:]) if target.startswith("file://") else target)
+    try:
+        return path.resolve().as_uri(), path.read_bytes(), None
+    except OSError as exc:
+        raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _fetch_file(url: str, name: str, timeout: float) -> FetchedFile:
+    try:
+        if url.startswith("file://"):
+            path = Path(unquote(urlsplit(url).path))
+            size = path.stat().st_size
+            if size > MAX_ATTACHMENT_BYTES:
+                return FetchedFile(url=url, name=name, skipped=f"too large: {size} bytes")
+            return FetchedFile(url=url, name=name, body=path.read_bytes())
+        body, content_type = _read_url(url, MAX_ATTACHMENT_BYTES, timeout)
+        return FetchedFile(url=url, name=name, body=body, content_type=content_type)
+    except (FetchError, OSError) as exc:
+        return FetchedFile(url=url, name=name, skipped=str(exc))
+
+
+def _record(article: Article) -> dict[str, Any]:
+    data = article.to_dict()
+    record = {name: data.get(name) for name in EXPORT_FIELDS}
+    record["parts"] = [_record(part) for part in article.parts]
+    return record
+
+
+def _site_of(url: str) -> str:
+    return urlsplit(url).hostname or "file"
+
+
+@main.command("extract")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--profile", "profile_name", type=click.Choice(sorted(PROFILES)), default=None,
+              help="site profile to extract with (default: generic)")
+@click.option("-s", "--selector", "selectors", multiple=True, metavar="FIELD=CSS",
+              help="override one profile field, e.g. -s body=div.article (repeatable)")
+@click.option("--list", "as_list", is_flag=True,
+              help="treat targets as list pages: print their items and next pages")
+@click.option("--pattern", default=None, metavar="REGEX",
+              help="with --list: article URL pattern (default: the profile's, else any link)")
+@click.option("--attachments/--no-attachments", default=True, show_default=True,
+              help="fetch and read PDF/DOC/DOCX attachments linked from the page")
+@click.option("--timeout", default=20.0, show_default=True, help="seconds per request")
+def extract_cmd(targets: tuple[str, ...], profile_name: str | None, selectors: tuple[str, ...],
+                as_list: bool, pattern: str | None, attachments: bool, timeout: float) -> None:
+    """Extract article records from URLs or saved pages, one JSON line each."""
+    overrides: dict[str, str] = {}
+    for item in selectors:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--selector expects FIELD=CSS, got {item!r}")
+        overrides[key.strip()] = value.strip()
+    try:
+        profile = get_profile(profile_name, overrides)
+    except KeyError as exc:
+        raise click.UsageError(str(exc.args[0])) from None
+    article_re = re.compile(pattern or profile.article_url or r"^https?://")
+
+    failed = 0
+    for target in targets:
+        try:
+            url, body, content_type = _read_target(target, timeout)
+        except FetchError as exc:
+            failed += 1
+            click.echo(json.dumps({"url": target, "error": str(exc)}, ensure_ascii=False))
+            continue
+        _, html = decode_html(body, content_type)
+        if as_list:
+            listing = parse_list(html, url, article_re, profile)
+            click.echo(json.dumps({
+                "url": url,
+                "items": [{"url": i.url, "title": i.title, "date": i.date} for i in listing.items],
+                "next_pages": listing.next_pages,
+            }, ensure_ascii=False))
+            continue
+        files = [_fetch_file(link, name, timeout) for link, name in find_attachment_links(html, url)] \
+            if attachments else []
+        page = Page(url=url, site=_site_of(url), html=html, profile=profile.name, files=files,
+                    fetched_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        click.echo(json.dumps(_record(extract(page, profile)), ensure_ascii=False))
+    if failed:
+        click.echo(f"{failed} of {len(targets)} target(s) could not be read", err=True)
+        sys.exit(1)

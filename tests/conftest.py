@@ -1,0 +1,63 @@
+"""Shared test helpers: a real portal on 127.0.0.1 and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from scheduler.demo.portal import build_site, serve
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, config: Path | None = None, check: bool = True,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `talentwatch [--config X] ARGS…` as a user would, in its own process."""
+    cmd = [sys.executable, "-m", "scheduler"]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    result = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout,
+                            env=env, cwd=ROOT)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{cmd + list(args)} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def write_config(path: Path, sites: list[dict], **extra) -> Path:
+    data = {"database": str(path.parent / "archive.db"),
+            "crawl": {"autothrottle": False, "extract_workers": 1, "timeout": 5, "retries": 0},
+            "sites": sites, **extra}
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def export_jsonl(config: Path) -> list[dict]:
+    out = run_cli("export", "--format", "jsonl", config=config).stdout
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[tuple[str, list[dict]]]:
+    """The demo county portal (UTF-8, one GBK article page), served on 127.0.0.1."""
+    site = tmp_path / "site"
+    articles = build_site(site)
+    with serve(site) as base_url:
+        yield base_url, articles
+
+
+@pytest.fixture
+def gbk_portal(tmp_path: Path) -> Iterator[tuple[str, list[dict]]]:
+    """The same portal with every page, list pages included, in GBK under a gb2312 label."""
+    site = tmp_path / "gbk-site"
+    articles = build_site(site, encoding="gbk")
+    with serve(site) as base_url:
+        yield base_url, articles
