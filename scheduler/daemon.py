@@ -45,7 +45,7 @@ ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 KICK_DELAY = 1.0  # seconds between a run that found news and the outbox round it triggers
 # how long a stop waits for Scrapy to wind down (downloads of cut runs may still hang)
 STOP_GRACE = 15.0
-ONCE_GRACE = 2.0
+ONCE_GRACE = 1.0
 
 
 class AlreadyRunning(Exception):

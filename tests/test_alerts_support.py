@@ -177,20 +177,6 @@ def spawn(config: Path, *args: str, env: dict | None = None) -> subprocess.Popen
                             env={**os.environ, **(env or {})})
 
 
-def classify_by_title(db_path: Path) -> None:
-    """Stand-in for the relevance classifier in tests: a trigger that marks every
-    stored article as talent policy unless its title is about cadre evaluation (考核)."""
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    from storage.schema import open_archive
-
-    open_archive(db_path).close()
-    with sqlite3.connect(db_path) as conn:
-        conn.execute(
-            "CREATE TRIGGER IF NOT EXISTS test_classifier AFTER INSERT ON articles BEGIN "
-            "UPDATE articles SET talent = (NEW.title NOT LIKE '%考核%'), score = 0.9,"
-            " topics = '[\"人才引进\"]' WHERE id = NEW.id; END")
-
-
 def rows(db_path: Path, sql: str, params: tuple = ()) -> list[tuple]:
     with sqlite3.connect(db_path) as conn:
         return conn.execute(sql, params).fetchall()

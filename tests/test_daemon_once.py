@@ -8,7 +8,6 @@ from tests.test_alerts_support import (
     TALENT_IDS,
     Mailbox,
     Receiver,
-    classify_by_title,
     cli,
     demo_articles,
     portal,
@@ -40,7 +39,6 @@ def test_three_talent_items_reach_mail_and_webhook_once(tmp_path, mailbox, recei
             "name": "人才政策",
             "channels": ["${TW_MAIL}", f"json://{receiver.base}/hook"],
         }])
-        classify_by_title(tmp_path / "archive.db")
         env = {"TW_MAIL": mailbox.url}
         first = cli(config, "run", "--once", env=env)
         assert first.returncode == 0, first.stderr
