@@ -143,12 +143,13 @@ def main() -> None:
           f"(+1 warm-up), {checks} checks")
     print(f"  CPU per idle site check: {cpu / checks * 1000:.2f} ms  (target ≤ 4 ms)")
     print(f"  wall per cycle: {wall / len(measured):.2f} s; checks per second: {checks / wall:.0f}")
-    print(f"  RSS after warm-up: {rss[0]:.1f} MB; after cycle 10: {rss[min(10, len(rss) - 1)]:.1f} MB; "
-          f"after last cycle: {rss[-1]:.1f} MB; max {max(rss):.1f} MB")
+    marks = sorted({1, 10, 25, 50, 75, len(rss) - 1} & set(range(len(rss))))
+    trajectory = ", ".join(f"{k}: {rss[k]:.1f}" for k in marks)
+    print(f"  RSS (MB) after cycle {trajectory}; max {max(rss):.1f}")
     half = len(rss) // 2
     if half:
-        print(f"  RSS mean first half {sum(rss[:half]) / half:.1f} MB, second half "
-              f"{sum(rss[half:]) / (len(rss) - half):.1f} MB")
+        print(f"  RSS growth over the second half: {rss[-1] - rss[half]:+.1f} MB "
+              f"({(rss[-1] - rss[half]) / (len(rss) - 1 - half) * 1024:+.1f} KB per cycle)")
     print(f"  (archive {workdir / 'bench.db'}, pid {os.getpid()})")
 
 

@@ -349,9 +349,9 @@ class Daemon:
             handle.cancel()
         # the daemon keeps no history in memory: runs are in crawl_runs
         self.tracker.finished.clear()
-        if run.failed:
-            self.failed_sites.append(run.site.name)
         if self.once:
+            if run.failed:
+                self.failed_sites.append(run.site.name)
             self.waiting.discard(run.site.name)
             if not self.waiting:
                 self.loop.call_soon(self._finish_once)
