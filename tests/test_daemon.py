@@ -97,34 +97,6 @@ def test_sigkill_mid_delivery_loses_nothing(tmp_path, receiver):
     assert rows(tmp_path / "archive.db", by_status) == [("sent", 3)]
 
 
-def test_second_daemon_refused_and_sigterm_exits_cleanly(tmp_path, receiver):
-    with portal(tmp_path, ids=TALENT_IDS[:1]) as (base, _):
-        config = write_config(tmp_path, [site_config(base, every="1h")],
-                              [{"name": "s", "channels": [f"json://{receiver.base}/hook"]}])
-        daemon = spawn(config, "run")
-        try:
-            assert receiver.arrived.wait(30)
-            second = cli(config, "run", "--once")
-            assert second.returncode == 3
-            assert "another talentwatch daemon" in second.stderr and str(daemon.pid) in second.stderr
-            running = cli(config, "status")
-            assert f"running (pid {daemon.pid})" in running.stdout
-            # the schedule is kept: the site's next run is an hour away
-            wait_for(lambda: rows(tmp_path / "archive.db", "SELECT count(*) FROM jobs") == [(1,)],
-                     what="job state saved")
-            daemon.send_signal(signal.SIGTERM)
-            assert daemon.wait(20) == 0
-        finally:
-            if daemon.poll() is None:
-                daemon.kill()
-        report = json.loads(cli(config, "status", "--json").stdout)
-    assert report["daemon_pid"] is None and report["outbox"]["sent"] == 1
-    (site,) = report["sites"]
-    assert (site["site"], site["status"], site["new"]) == ("青禾组工网", "ok", 1)
-    (next_run,) = rows(tmp_path / "archive.db", "SELECT next_run FROM jobs WHERE id = 'site:青禾组工网'")[0]
-    assert next_run > time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 3000))
-
-
 class Hanging(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802
         time.sleep(3)
@@ -133,7 +105,7 @@ class Hanging(BaseHTTPRequestHandler):
         pass
 
 
-def test_hanging_site_is_cut_at_its_timeout_and_never_runs_twice_at_once(tmp_path):
+def test_daemon_cuts_hangs_never_overlaps_holds_its_lock_and_stops_on_sigterm(tmp_path):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Hanging)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     db = tmp_path / "archive.db"
@@ -146,14 +118,18 @@ def test_hanging_site_is_cut_at_its_timeout_and_never_runs_twice_at_once(tmp_pat
         try:
             running_at_once = []
 
-            def two_runs_seen() -> bool:
+            def three_runs_seen() -> bool:
                 if not db.exists():
                     return False
                 running = "SELECT count(*) FROM crawl_runs WHERE status = 'running'"
                 running_at_once.append(rows(db, running)[0][0])
                 return rows(db, "SELECT count(*) FROM crawl_runs")[0][0] >= 3
 
-            wait_for(two_runs_seen, what="three checks of the hanging site")
+            wait_for(three_runs_seen, what="three checks of the hanging site")
+            second = cli(config, "run", "--once")
+            assert second.returncode == 3
+            assert "another talentwatch daemon" in second.stderr and str(daemon.pid) in second.stderr
+            assert f"running (pid {daemon.pid})" in cli(config, "status").stdout
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(20) == 0
         finally:
@@ -166,6 +142,10 @@ def test_hanging_site_is_cut_at_its_timeout_and_never_runs_twice_at_once(tmp_pat
     runs = rows(db, "SELECT status, error_messages FROM crawl_runs ORDER BY id")
     assert all(status == "failed" for status, _ in runs)
     assert "timed out after 1s" in runs[0][1]
+    report = json.loads(cli(config, "status", "--json").stdout)
+    assert report["daemon_pid"] is None
+    (site,) = report["sites"]
+    assert site["status"] == "failed" and site["next_run"]  # the schedule was saved on the way out
 
 
 def test_digest_is_sent_when_its_time_has_come(tmp_path):
