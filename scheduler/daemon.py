@@ -259,7 +259,7 @@ class Daemon:
             return None
         self.finished = True
         for run in list(self.tracker.active.values()):
-            self.tracker.close(run, "stopped before the site was done (daemon shutting down)")
+            self._close_early(run, "stopped before the site was done (daemon shutting down)")
         with contextlib.suppress(Exception):
             self._save_jobs()
         self.outbox.close()  # waits for the message being sent
@@ -338,10 +338,13 @@ class Daemon:
         self.timeouts.pop(id(run), None)
         if not run.closed:
             log.warning("%s: run cut after %.0fs", run.site.name, limit)
-            if run.pages == 0:
-                # not one page came back in time: the check failed, it did not just run long
-                run.start_failures = len(run.site.start_urls)
-            self.tracker.close(run, f"timed out after {limit:.0f}s")
+            self._close_early(run, f"timed out after {limit:.0f}s")
+
+    def _close_early(self, run, reason: str) -> None:
+        if run.pages == 0:
+            # not one page came back: the check failed, it did not just run long
+            run.start_failures = len(run.site.start_urls)
+        self.tracker.close(run, reason)
 
     def _run_finished(self, run) -> None:
         handle = self.timeouts.pop(id(run), None)
