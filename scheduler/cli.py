@@ -67,6 +67,7 @@ from scheduler.commands import (  # noqa: E402,F401
     archive_cmds,
     classify_cmds,
     crawl_cmds,
+    daemon_cmds,
     demo_cmds,
     extract_cmds,
     serve_cmds,

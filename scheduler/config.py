@@ -9,11 +9,19 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from crawler.profiles import PROFILES
 from relevance.config import RelevanceConfig, default_config
@@ -28,6 +36,38 @@ class ConfigError(Exception):
 class Strict(BaseModel):
     # a typo in a key is an error, not a silently ignored setting
     model_config = ConfigDict(extra="forbid")
+
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(d|h|m|s)")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+TIMEZONE = "Asia/Shanghai"  # the portals' and the readers' clock
+
+
+def parse_duration(value: Any) -> float:
+    """`90`, `45s`, `30m`, `1h30m`, `2d` -> seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    text = str(value).strip().lower().replace(" ", "")
+    if text and _DURATION_RE.sub("", text) == "":
+        return float(sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_RE.findall(text)))
+    raise ValueError(f"expected a duration such as 45s, 30m, 2h or 1d, got {value!r}")
+
+
+# seconds, written in config as 30m, 2h, 90s …
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+
+
+def check_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expr, timezone=TIMEZONE)
+    except ValueError as exc:
+        raise ValueError(f"expected a crontab expression like '0 8 * * *': {exc}") from None
+    return expr
+
+
+Cron = Annotated[str, BeforeValidator(lambda v: check_cron(str(v)))]
 
 
 class Selectors(Strict):
@@ -56,6 +96,11 @@ class SiteConfig(Strict):
     profile: str | None = None
     selectors: Selectors = Field(default_factory=Selectors)
     enabled: bool = True
+    # daemon schedule: an interval (with jitter) or a cron in Asia/Shanghai; neither
+    # means daemon.every. `timeout` overrides daemon.timeout for this site.
+    every: Duration | None = None
+    cron: Cron | None = None
+    timeout: Duration | None = None
 
     @field_validator("start_urls")
     @classmethod
@@ -87,6 +132,14 @@ class SiteConfig(Strict):
             self.allowed_domains = sorted({urlsplit(u).hostname or "" for u in self.start_urls})
         return self
 
+    @model_validator(mode="after")
+    def _one_schedule(self) -> SiteConfig:
+        if self.every is not None and self.cron is not None:
+            raise ValueError("give either `every` or `cron`, not both")
+        if self.every is not None and self.every < 1:
+            raise ValueError("`every` must be at least 1s")
+        return self
+
     @property
     def article_re(self) -> re.Pattern[str]:
         return re.compile(self.article_pattern)
@@ -104,12 +157,59 @@ class CrawlSettings(Strict):
     extract_workers: int = Field(default=0, ge=0, description="0 means one per CPU")
 
 
+EventKind = Literal["new", "changed", "removed"]
+
+
+class AlertFilter(Strict):
+    """Which events a subscription receives; every given key must match."""
+
+    topics: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    keywords: list[str] = Field(default_factory=list)
+    sites: list[str] = Field(default_factory=list)
+    min_score: float | None = None
+    events: list[EventKind] = Field(default_factory=lambda: ["new"], min_length=1)
+    # only items the classifier marked as talent policy (articles.talent = 1)
+    talent_only: bool = True
+
+
+class Subscription(Strict):
+    name: str = Field(min_length=1)
+    # Apprise URLs; `${VAR}` is taken from the environment when sending
+    channels: list[str] = Field(min_length=1)
+    mode: Literal["instant", "digest"] = "instant"
+    cron: Cron = "0 8 * * *"  # digest time, Asia/Shanghai
+    filter: AlertFilter = Field(default_factory=AlertFilter)
+
+    @field_validator("channels")
+    @classmethod
+    def _urls(cls, channels: list[str]) -> list[str]:
+        for i, url in enumerate(channels):
+            if "://" not in url and not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", url.strip()):
+                # the value may hold a secret: name its position, never echo it
+                raise ValueError(f"channel {i + 1}: expected an Apprise URL like mailto://… or json://…,"
+                                 " or ${VAR} naming one in the environment")
+        return channels
+
+
+class DaemonSettings(Strict):
+    every: Duration = 1800  # default site interval
+    jitter: Duration = 120  # each check starts up to this much later, to spread load
+    timeout: Duration = 1200  # a site's run is cut after this long
+    deliver_every: Duration = 60  # outbox: collect events and send what is due
+    retry_initial: Duration = 60  # first retry of a failed message; doubles each time
+    retry_max: Duration = 21600
+    backlog: Duration = 86400  # a new subscription starts with events this recent
+
+
 class Config(Strict):
     database: Path = Path("data/talentwatch.db")
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
     sites: list[SiteConfig] = Field(default_factory=list)
     # topics and weights for talent-policy scoring; shipped defaults when absent
     relevance: RelevanceConfig = Field(default_factory=default_config)
+    daemon: DaemonSettings = Field(default_factory=DaemonSettings)
+    subscriptions: list[Subscription] = Field(default_factory=list)
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -118,7 +218,18 @@ class Config(Strict):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"site names must be unique; repeated: {', '.join(dupes)}")
+        subs = [s.name for s in self.subscriptions]
+        dupes = sorted({n for n in subs if subs.count(n) > 1})
+        if dupes:
+            raise ValueError(f"subscription names must be unique; repeated: {', '.join(dupes)}")
         return self
+
+    def subscription(self, name: str) -> Subscription:
+        for sub in self.subscriptions:
+            if sub.name == name:
+                return sub
+        known = ", ".join(s.name for s in self.subscriptions) or "(none)"
+        raise ConfigError(f"no subscription named {name!r}; known: {known}")
 
     def site(self, name: str) -> SiteConfig:
         for site in self.sites:

@@ -78,6 +78,39 @@ CRAWL_RUNS = {
     "error_messages": str,  # JSON list
 }
 
+# Alerts waiting to go out: one row per (alert, subscription, channel); see storage.outbox.
+OUTBOX = {
+    "id": int,
+    "alert_key": str,  # new:<cluster id> | changed:<article id>:<version> | removed:<article id>
+    "event_id": int,
+    "article_id": int,
+    "cluster_id": int,
+    "kind": str,
+    "subscription": str,
+    "channel": str,  # label of the channel (scheme, host, hash): never its secrets
+    "message_id": str,  # stable id shared by the rows sent as one message
+    "status": str,  # held (waiting for a digest) | queued | sent
+    "attempts": int,
+    "next_attempt": str,
+    "last_error": str,
+    "created_at": str,
+    "sent_at": str,
+}
+
+# How far each subscription has read the events table.
+ALERT_CURSORS = {
+    "subscription": str,
+    "last_event_id": int,
+    "updated_at": str,
+}
+
+# The daemon's schedule, so a restart keeps each job's next run.
+JOBS = {
+    "id": str,  # site:<name> | digest:<subscription>
+    "next_run": str,
+    "last_run": str,
+}
+
 LIST_PAGES = {
     "url": str,
     "site": str,
@@ -118,6 +151,12 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     db["events"].create_index(["created_at"], if_not_exists=True)
     _ensure(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure(db, "list_pages", LIST_PAGES, "url")
+    _ensure(db, "outbox", OUTBOX, "id", defaults={"attempts": 0})
+    db["outbox"].create_index(["alert_key", "subscription", "channel"], unique=True, if_not_exists=True)
+    db["outbox"].create_index(["status", "next_attempt"], if_not_exists=True)
+    db["outbox"].create_index(["message_id"], if_not_exists=True)
+    _ensure(db, "alert_cursors", ALERT_CURSORS, "subscription")
+    _ensure(db, "jobs", JOBS, "id")
     # the full-text index (format and upkeep: storage.search)
     ensure_index(db)
     return db

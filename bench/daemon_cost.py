@@ -1,0 +1,157 @@
+"""What an idle site check costs the daemon: CPU per check and RSS over many cycles.
+
+    python bench/daemon_cost.py [--sites 500] [--cycles 100]
+
+A separate process serves N small portal list pages on 127.0.0.1 (one per
+simulated site, nothing new on them: the idle case). The real daemon
+(scheduler.daemon.Daemon: APScheduler jobs on Scrapy's asyncio reactor, one
+long-lived crawler, run tracking in SQLite, an outbox round per cycle) runs in
+this process; each cycle sets every site job's next run to now and waits for
+all N runs to finish. CPU is this process's user+system time (the server's is
+not counted); cycle 0 (warm-up: imports, first connections) is left out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SERVER = textwrap.dedent("""
+    import sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    ROWS = "".join(f'<li><a href="/notice/{n}.html">关于做好第{n}批人才工作的通知</a>'
+                   f'<span>2026-11-{n:02d}</span></li>' for n in range(1, 21))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            site = self.path.split("/")[1]
+            body = (f'<html><head><meta charset="utf-8"><title>{site} 人才工作</title></head><body>'
+                    f'<ul class="newsList">{ROWS}</ul></body></html>').encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 1024  # the default backlog of 5 drops SYNs under concurrency
+
+    server = Server(("127.0.0.1", 0), Handler)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+""")
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sites", type=int, default=500)
+    parser.add_argument("--cycles", type=int, default=100)
+    args = parser.parse_args()
+
+    # an idle list page lists nothing new; keep the per-page "no article links" notice quiet
+    logging.basicConfig(level=logging.ERROR)
+    from scheduler.config import parse_config
+    from scheduler.daemon import Daemon
+
+    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    port = int(server.stdout.readline())
+    workdir = Path(tempfile.mkdtemp(prefix="tw-bench-"))
+    config = parse_config({
+        "database": str(workdir / "bench.db"),
+        "crawl": {"autothrottle": False, "obey_robots": False, "retries": 0, "extract_workers": 1,
+                  "concurrency_per_domain": 16},
+        # the schedule is driven by the bench; jobs exist but would not fire on their own
+        "daemon": {"every": "1d", "jitter": 0, "deliver_every": "1d"},
+        "sites": [{"name": f"site{i:03d}", "start_urls": [f"http://127.0.0.1:{port}/s{i}/index.html"],
+                   "article_pattern": r"/rcgz/content/post_\d+\.html$",  # nothing new listed: idle
+                   "max_list_pages": 1, "delay": 0} for i in range(args.sites)],
+        "subscriptions": [{"name": "bench", "channels": [f"json://127.0.0.1:{port}/hook"]}],
+    })
+
+    class BenchDaemon(Daemon):
+        def _start_scheduler(self) -> None:
+            super()._start_scheduler()
+            self.cycle = -1
+            self.done_in_cycle = 0
+            self.samples: list[tuple[int, float, float, float]] = []  # cycle, cpu, rss, wall
+            self.tracker.listeners.append(self._counted)
+            self.loop.call_later(0.5, self._next_cycle)
+
+        def _next_cycle(self) -> None:
+            if self.stopping:
+                return
+            self.samples.append((self.cycle, cpu_seconds(), rss_mb(), time.monotonic()))
+            self.cycle += 1
+            if self.cycle > args.cycles:
+                self.stop()
+                return
+            self.done_in_cycle = 0
+            now = datetime.now(UTC)
+            for name in self.sites:
+                self.scheduler.modify_job(f"site:{name}", next_run_time=now)
+            self.scheduler.wakeup()
+
+        def _counted(self, run) -> None:
+            self.done_in_cycle += 1
+            if self.done_in_cycle == len(self.sites):
+                # the outbox round of the cycle (collect finds nothing: the idle case)
+                future = self.outbox.submit()
+                future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self._next_cycle))
+
+    daemon = BenchDaemon(config)
+    try:
+        daemon.run()
+    finally:
+        server.terminate()
+    samples = daemon.samples
+    # samples[k] is taken when cycle k-1 finished; cycle 0 is warm-up
+    measured = samples[2:]
+    start = samples[1]
+    checks = args.sites * (len(measured))
+    cpu = measured[-1][1] - start[1]
+    wall = measured[-1][3] - start[3]
+    rss = [s[2] for s in samples[1:]]
+    print(f"daemon idle-check cost: {args.sites} sites on 127.0.0.1, {len(measured)} measured cycles "
+          f"(+1 warm-up), {checks} checks")
+    print(f"  CPU per idle site check: {cpu / checks * 1000:.2f} ms  (target ≤ 4 ms)")
+    print(f"  wall per cycle: {wall / len(measured):.2f} s; checks per second: {checks / wall:.0f}")
+    marks = sorted({1, 10, 25, 50, 75, len(rss) - 1} & set(range(len(rss))))
+    trajectory = ", ".join(f"{k}: {rss[k]:.1f}" for k in marks)
+    print(f"  RSS (MB) after cycle {trajectory}; max {max(rss):.1f}")
+    half = len(rss) // 2
+    if half:
+        print(f"  RSS growth over the second half: {rss[-1] - rss[half]:+.1f} MB "
+              f"({(rss[-1] - rss[half]) / (len(rss) - 1 - half) * 1024:+.1f} KB per cycle)")
+    print(f"  (archive {workdir / 'bench.db'}, pid {os.getpid()})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Channels: Apprise URLs from config, secrets from the environment, one sender per kind.
+
+A channel is written in config as an Apprise URL in which `${VAR}` is replaced
+from the environment when a message is sent. The expanded URL is never logged
+or stored: the outbox and the logs know a channel only by its `label`
+(scheme and a hash of the unexpanded text), and error messages are redacted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import apprise
+
+from scheduler.alerts.render import Message
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class ChannelError(Exception):
+    """A channel that cannot be used as configured (missing variable, bad URL)."""
+
+
+class DeliveryError(Exception):
+    """A send that failed; the message is safe to log (no secrets)."""
+
+
+@dataclass(frozen=True)
+class Channel:
+    template: str  # as written in config, ${VAR} unexpanded
+
+    @property
+    def scheme(self) -> str:
+        """The scheme as written, or "env" when the whole URL comes from a variable."""
+        head = self.template.split("://", 1)[0]
+        return head.lower() if "://" in self.template and "${" not in head else "env"
+
+    @property
+    def label(self) -> str:
+        digest = hashlib.sha256(self.template.encode()).hexdigest()[:10]
+        return f"{self.scheme}#{digest}"
+
+    def url(self) -> str:
+        def value(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in os.environ:
+                raise ChannelError(f"channel {self.label}: environment variable {name} is not set")
+            return os.environ[name]
+
+        return _VAR.sub(value, self.template)
+
+    def secrets(self) -> list[str]:
+        """Strings that must never appear in a log line or stored error."""
+        found = [os.environ[n] for n in _VAR.findall(self.template) if os.environ.get(n)]
+        try:
+            parts = urlsplit(self.url())
+        except (ChannelError, ValueError):
+            return found
+        if parts.password:
+            found += [parts.password, unquote(parts.password)]
+        if parts.scheme.lower() in CHAT_SCHEMES:
+            # bot tokens sit in the host and user parts
+            found += [p for p in (parts.hostname, parts.username) if p]
+        found += [v for k, v in re.findall(r"(secret|token|key|pass(?:word)?)=([^&]+)", parts.query)]
+        return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets():
+            text = text.replace(secret, "****")
+        return text
+
+
+CHAT_SCHEMES = ("dingtalk", "wecombot", "feishu")
+
+
+def send(channel: Channel, message: Message) -> None:
+    """Send `message` through `channel`; raises DeliveryError (redacted) or ChannelError."""
+    from scheduler.alerts import chatbots, mail, webhook
+
+    url = channel.url()
+    scheme = url.split("://", 1)[0].lower()
+    try:
+        if scheme in ("mailto", "mailtos"):
+            mail.send(url, message)
+        elif scheme in ("json", "jsons"):
+            webhook.send(url, message)
+        elif scheme in CHAT_SCHEMES:
+            chatbots.send(url, message)
+        else:
+            _send_apprise(url, message)
+    except DeliveryError as exc:
+        raise DeliveryError(channel.redact(str(exc))) from None
+    except ChannelError as exc:
+        raise ChannelError(channel.redact(str(exc))) from None
+    except Exception as exc:  # any library error: keep the reason, drop the secrets
+        raise DeliveryError(channel.redact(f"{type(exc).__name__}: {exc}")) from None
+
+
+def _send_apprise(url: str, message: Message) -> None:
+    """Any other Apprise service: plain text, Apprise's own idea of success."""
+    plugin = apprise.Apprise.instantiate(url)
+    if plugin is None:
+        raise ChannelError("not a URL Apprise understands")
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        ok = plugin.notify(body=message.text, title=message.subject)
+    if not ok:
+        raise DeliveryError(last_line(captured.getvalue()) or "Apprise reported a failure")
+
+
+def last_line(log_text: str) -> str:
+    lines = [line.split(" - ", 2)[-1] for line in log_text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""

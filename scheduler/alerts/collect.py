@@ -1,0 +1,68 @@
+"""Reading new events into the outbox.
+
+The rows a subscription's events produce and the subscription's new reading
+position are written in one transaction: an event is either still unread or
+already in the outbox, never lost in between (urlwatch's failure mode).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from scheduler.alerts.channels import Channel
+from scheduler.alerts.filters import matches
+from scheduler.config import Config
+from storage.archive import transaction
+from storage.outbox import Alert, add_alerts, alert_key, cursors, iso, set_cursor, utcnow
+
+log = logging.getLogger(__name__)
+
+EVENT_ROWS = """
+SELECT e.id AS event_id, e.kind, e.version, e.created_at, a.id AS article_id,
+       coalesce(a.duplicate_of, a.id) AS cluster_id, a.site, a.title, a.text, a.talent, a.score,
+       a.topics, a.region
+FROM events e JOIN articles a ON a.id = e.article_id
+WHERE e.id > ? AND e.id <= ? ORDER BY e.id
+"""
+
+
+def _start_position(db: sqlite_utils.Database, backlog: float, now: datetime) -> int:
+    """Where a subscription seen for the first time starts: only recent events, not all history."""
+    row = db.execute("SELECT max(id) FROM events WHERE created_at < ?",
+                     [iso(now - timedelta(seconds=backlog))]).fetchone()
+    return row[0] or 0
+
+
+def collect(db: sqlite_utils.Database, config: Config, now: datetime | None = None) -> int:
+    """Match unread events against every subscription; returns outbox rows added."""
+    now = now or utcnow()
+    subs = config.subscriptions
+    if not subs:
+        return 0
+    top = db.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+    known = cursors(db)
+    if all(known.get(s.name) == top for s in subs):
+        return 0  # the idle case: nothing new, no write
+    added = 0
+    with transaction(db):
+        known = cursors(db)
+        start = {s.name: known[s.name] if s.name in known else _start_position(db, config.daemon.backlog, now)
+                 for s in subs}
+        events = [dict(r) for r in db.query(EVENT_ROWS, [min(start.values()), top])] \
+            if top > min(start.values()) else []
+        for sub in subs:
+            alerts = [
+                Alert(alert_key(e["kind"], e["article_id"], e["cluster_id"], e["version"]),
+                      e["event_id"], e["article_id"], e["cluster_id"], e["kind"])
+                for e in events if e["event_id"] > start[sub.name] and matches(sub.filter, e)
+            ]
+            for template in sub.channels:
+                added += add_alerts(db, sub.name, Channel(template).label, alerts,
+                                    held=sub.mode == "digest", now=now)
+            set_cursor(db, sub.name, top, now)
+    if added:
+        log.info("%d alert(s) queued", added)
+    return added

@@ -1,0 +1,109 @@
+"""Sending what the outbox holds.
+
+Each message is sent after the transaction that queued it has committed, and
+its outcome is recorded right after the send: a crash in between can only
+cause a re-send, which carries the same message id. A failed message is
+retried with exponential backoff; a channel that failed is skipped for the
+rest of the round, so it never holds back the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlite_utils
+
+from scheduler.alerts.channels import Channel, ChannelError, DeliveryError, send
+from scheduler.alerts.render import Item, Message, load_items, render
+from scheduler.config import Config, Subscription
+from storage.archive import transaction
+from storage.outbox import backoff, due, mark_failed, mark_sent, release_digest, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Report:
+    sent: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def _channel(sub: Subscription, label: str) -> Channel | None:
+    for template in sub.channels:
+        channel = Channel(template)
+        if channel.label == label:
+            return channel
+    return None
+
+
+def release(db: sqlite_utils.Database, subscription: str, now: datetime | None = None) -> list[str]:
+    """Queue a digest subscription's held items as one message per channel."""
+    with transaction(db):
+        return release_digest(db, subscription, now or utcnow())
+
+
+def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None = None,
+                stop: Callable[[], bool] | None = None,
+                on_sent: Callable[[Message], None] | None = None) -> Report:
+    """Send every queued message whose time has come; returns what happened."""
+    now = now or utcnow()
+    report = Report()
+    subs = {s.name: s for s in config.subscriptions}
+    broken: set[tuple[str, str]] = set()  # (subscription, channel) that failed this round
+    for pending in due(db, now):
+        if stop is not None and stop():
+            break
+        key = (pending.subscription, pending.channel)
+        sub = subs.get(pending.subscription)
+        channel = _channel(sub, pending.channel) if sub else None
+        if channel is None or key in broken:
+            continue  # channel gone from config (kept, not lost) or already failing now
+        message = render(pending.message_id, sub.name, sub.mode, load_items(db, pending.rows), now)
+        try:
+            send(channel, message)
+        except (DeliveryError, ChannelError) as exc:
+            retry_at = now + backoff(pending.attempts + 1, config.daemon.retry_initial,
+                                          config.daemon.retry_max)
+            mark_failed(db, pending.message_id, str(exc), retry_at)
+            broken.add(key)
+            report.failed += 1
+            report.errors.append(f"{sub.name} → {channel.label}: {exc}")
+            log.warning("%s → %s: %s (retry at %s)", sub.name, channel.label, exc,
+                        retry_at.isoformat(timespec="seconds"))
+            continue
+        mark_sent(db, pending.message_id, utcnow())
+        report.sent += 1
+        log.info("%s → %s: sent %s (%d item(s))", sub.name, channel.label, message.id,
+                 len(message.items))
+        if on_sent is not None:
+            on_sent(message)
+    return report
+
+
+def test_message(sub: Subscription, now: datetime) -> Message:
+    sample = Item(kind="new", article_id=0, cluster_id=0, title="talentwatch 测试消息：渠道连接正常",
+                  url="https://example.org/talentwatch/test", site="talentwatch", published=None,
+                  source=None, original_url=None, topics=[], score=None, region=None, deadline=None,
+                  version=None)
+    digest = hashlib.sha256(f"{sub.name}\x00{now.isoformat()}".encode()).hexdigest()[:24]
+    return render(f"tw-test-{digest}", sub.name, "test", [sample], now)
+
+
+def send_test(config: Config, name: str) -> list[tuple[str, str | None]]:
+    """Send a test message through every channel of a subscription: [(label, error or None)]."""
+    sub = config.subscription(name)
+    message = test_message(sub, utcnow())
+    results = []
+    for template in sub.channels:
+        channel = Channel(template)
+        try:
+            send(channel, message)
+            results.append((channel.label, None))
+        except (DeliveryError, ChannelError) as exc:
+            results.append((channel.label, str(exc)))
+    return results

@@ -1,0 +1,61 @@
+"""Email: an Apprise mailto:// URL, our own two-part message with a stable Message-ID.
+
+Apprise resolves the URL (provider defaults for qq.com, 163.com …, TLS mode,
+login) and carries the SMTP session. We compose the message ourselves because
+Apprise always stamps a random Message-ID and derives the text part from the
+HTML; we want receivers to be able to drop a re-sent copy by its Message-ID,
+and a text part written for text.
+"""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, localtime
+
+import apprise
+from apprise.plugins.email import NotifyEmail
+from apprise.plugins.email.smtp import SMTP_EXCEPTIONS, AppriseSMTPController
+
+from scheduler.alerts.render import Message
+
+
+def message_id_header(message_id: str) -> str:
+    return f"<{message_id}@talentwatch>"
+
+
+def compose(plugin: NotifyEmail, message: Message) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"] = message.subject
+    mail["From"] = formataddr((plugin.from_addr[0] or "talentwatch", plugin.from_addr[1]))
+    mail["To"] = ", ".join(formataddr((name or None, addr)) for name, addr in plugin.targets)
+    if plugin.cc:
+        mail["Cc"] = ", ".join(sorted(plugin.cc))
+    mail["Message-ID"] = message_id_header(message.id)
+    mail["Date"] = format_datetime(localtime())
+    mail["X-Talentwatch-Id"] = message.id
+    mail.set_content(message.text)
+    mail.add_alternative(message.html, subtype="html")
+    return mail
+
+
+def send(url: str, message: Message) -> None:
+    from scheduler.alerts.channels import ChannelError, DeliveryError
+
+    plugin = apprise.Apprise.instantiate(url)
+    if not isinstance(plugin, NotifyEmail):
+        raise ChannelError("not a valid mailto:// URL")
+    if not plugin.targets:
+        raise ChannelError("mailto:// URL names no recipient (add ?to=…)")
+    mail = compose(plugin, message)
+    recipients = [addr for _, addr in plugin.targets] + sorted(plugin.cc) + sorted(plugin.bcc)
+    try:
+        with AppriseSMTPController(
+            host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,
+            user=plugin.user, password=plugin.password, verify_certificate=plugin.verify_certificate,
+            socket_connect_timeout=plugin.socket_connect_timeout,
+        ) as smtp:
+            ok = smtp.sendmail(plugin.from_addr[1], recipients, mail.as_string())
+    except SMTP_EXCEPTIONS as exc:
+        raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port}: {exc}") from None
+    if not ok:
+        raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port} refused the message")

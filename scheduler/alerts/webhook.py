@@ -1,0 +1,27 @@
+"""JSON webhook through Apprise json:// with our versioned payload.
+
+Apprise posts its envelope (version, title, message, type, attachments); the
+payload extras add our fields next to it. See README "Webhook payload".
+"""
+
+from __future__ import annotations
+
+import apprise
+from apprise.plugins.custom_json import NotifyJSON
+
+from scheduler.alerts.render import Message
+
+
+def send(url: str, message: Message) -> None:
+    from scheduler.alerts.channels import ChannelError, DeliveryError, last_line
+
+    args = NotifyJSON.parse_url(url)
+    if not args:
+        raise ChannelError("not a valid json:// URL")
+    # the user's own `:key=value` extras stay; ours win on a clash
+    args["payload"] = {**(args.get("payload") or {}), **message.payload}
+    plugin = NotifyJSON(**args)
+    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+        ok = plugin.notify(body=message.text, title=message.subject)
+    if not ok:
+        raise DeliveryError(last_line(captured.getvalue()) or "webhook failed")

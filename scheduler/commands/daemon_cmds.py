@@ -1,0 +1,165 @@
+"""The daemon's commands: run, status, notify test, digest --preview."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from scheduler.cli import State, main, pass_state
+from scheduler.config import TIMEZONE, ConfigError
+from storage.outbox import counts, load_jobs
+from storage.schema import open_archive
+
+LOCAL = ZoneInfo(TIMEZONE)
+
+
+def _local(value: str | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromisoformat(value).astimezone(LOCAL).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@main.command("run")
+@click.option("--once", is_flag=True,
+              help="run every job once (crawl all sites, send what is due), then exit")
+@pass_state
+def run_cmd(state: State, once: bool) -> None:
+    """Run the daemon: crawl on schedule, send alerts and digests (stop with SIGTERM)."""
+    from scheduler.daemon import AlreadyRunning, Daemon
+
+    config = state.config
+    daemon = Daemon(config, once=once)
+    try:
+        code = daemon.run()
+    except AlreadyRunning as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    if once:
+        click.echo(f"{len(daemon.sites)} site(s) checked; {daemon.outbox.sent} message(s) sent, "
+                   f"{daemon.outbox.failed} failed (queued for retry)", err=True)
+        for error in daemon.outbox.errors:
+            click.echo(f"  {error}", err=True)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+@pass_state
+def status(state: State, as_json: bool) -> None:
+    """Per site: last run, counts, errors, next run; the outbox's queue."""
+    from scheduler.daemon import DaemonLock
+
+    config = state.config
+    db = open_archive(config.database)
+    jobs = load_jobs(db)
+    sites = []
+    for site in config.sites:
+        last = next(db.query("SELECT * FROM crawl_runs WHERE site = ? ORDER BY id DESC LIMIT 1",
+                             [site.name]), None)
+        errors = json.loads(last["error_messages"] or "[]") if last else []
+        sites.append({
+            "site": site.name, "enabled": site.enabled,
+            "schedule": site.cron or f"every {int(site.every or config.daemon.every)}s",
+            "last_run": last["started"] if last else None, "status": last["status"] if last else None,
+            "pages": last["pages"] if last else None, "new": last["new_articles"] if last else None,
+            "changed": last["changed_articles"] if last else None,
+            "errors": last["errors"] if last else None, "last_error": errors[-1] if errors else None,
+            "next_run": jobs.get(f"site:{site.name}", (None, None))[0],
+        })
+    outbox = counts(db)
+    failing = list(db.query(
+        "SELECT subscription, channel, count(*) AS n, max(attempts) AS attempts, max(last_error) AS error,"
+        " min(next_attempt) AS next_attempt FROM outbox WHERE status = 'queued' AND attempts > 0"
+        " GROUP BY subscription, channel"))
+    digests = {s.name: jobs.get(f"digest:{s.name}", (None, None))[0]
+               for s in config.subscriptions if s.mode == "digest"}
+    pid = DaemonLock(config.database).holder()
+    if as_json:
+        click.echo(json.dumps({"daemon_pid": pid, "sites": sites, "outbox": outbox, "failing": failing,
+                               "digests": digests}, ensure_ascii=False, indent=2))
+        return
+    console = Console()
+    console.print(f"daemon: {'running (pid ' + pid + ')' if pid else 'not running'}  archive: "
+                  f"{config.database}", highlight=False)
+    table = Table(title="sites")
+    for col in ("site", "schedule", "last run", "status", "pages", "new", "changed", "errors", "next run"):
+        table.add_column(col, justify="right" if col in ("pages", "new", "changed", "errors") else "left")
+    for s in sites:
+        table.add_row(s["site"] + ("" if s["enabled"] else " (disabled)"), s["schedule"],
+                      _local(s["last_run"]), s["status"] or "never",
+                      *(str(s[k]) if s[k] is not None else "-"
+                        for k in ("pages", "new", "changed", "errors")),
+                      _local(s["next_run"]))
+    console.print(table)
+    for s in sites:
+        if s["last_error"]:
+            console.print(f"  {s['site']}: {s['last_error']}", highlight=False, markup=False)
+    console.print(f"outbox: {outbox['queued']} queued ({outbox['failing']} failing), "
+                  f"{outbox['held']} held for digests, {outbox['sent']} sent", highlight=False)
+    for f in failing:
+        console.print(f"  failing: {f['subscription']} → {f['channel']}: {f['n']} row(s), "
+                      f"{f['attempts']} attempt(s), next {_local(f['next_attempt'])}: {f['error']}",
+                      highlight=False, markup=False)
+    for name, nxt in digests.items():
+        console.print(f"digest {name}: next {_local(nxt)}", highlight=False)
+
+
+@main.group()
+def notify() -> None:
+    """Check notification channels."""
+
+
+@notify.command("test")
+@click.argument("subscription")
+@pass_state
+def notify_test(state: State, subscription: str) -> None:
+    """Send a test message through every channel of SUBSCRIPTION."""
+    from scheduler.alerts.delivery import send_test
+
+    try:
+        results = send_test(state.config, subscription)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    for label, error in results:
+        click.echo(f"{label}: {'ok' if error is None else 'FAILED: ' + error}")
+    if any(error for _, error in results):
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--preview", is_flag=True, required=True, help="render the next digest without sending it")
+@click.argument("subscription", required=False)
+@click.option("--html", "html_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the HTML version to this file")
+@pass_state
+def digest(state: State, preview: bool, subscription: str | None, html_path: Path | None) -> None:
+    """Show the next digest of SUBSCRIPTION (default: every digest subscription)."""
+    from scheduler.alerts.digest import preview as render_preview
+
+    config = state.config
+    try:
+        subs = [config.subscription(subscription)] if subscription else \
+            [s for s in config.subscriptions if s.mode == "digest"]
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    if not subs:
+        raise click.UsageError(f"{state.config_path}: no digest subscriptions")
+    db = open_archive(config.database)
+    htmls = []
+    for sub in subs:
+        message = render_preview(db, sub)
+        if message is None:
+            click.echo(f"{sub.name}: nothing waiting for the next digest")
+            continue
+        click.echo(message.text)
+        htmls.append(message.html)
+    if html_path is not None and htmls:
+        html_path.write_text("\n".join(htmls), encoding="utf-8")
+        click.echo(f"HTML written to {html_path}", err=True)

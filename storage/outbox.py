@@ -1,0 +1,194 @@
+"""The outbox: alerts waiting to go out, and how far each subscription has read.
+
+One row per (alert, subscription, channel). An alert is keyed by what the
+reader cares about: a `new` item by its repost cluster (so a cluster alerts
+once), a change by (article, version), a withdrawal by article. Rows sent as
+one message share a `message_id` derived from their keys, the subscription and
+the channel, so a message re-sent after a crash carries the same id.
+
+Rows move held -> queued -> sent; a failed send stays queued with a later
+`next_attempt`. Nothing here sends anything: scheduler.alerts does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlite_utils
+
+HELD = "held"  # waiting for its subscription's digest
+QUEUED = "queued"  # to be sent at next_attempt
+SENT = "sent"
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def alert_key(kind: str, article_id: int, cluster_id: int, version: int | None) -> str:
+    if kind == "new":
+        return f"new:{cluster_id}"
+    if kind == "changed":
+        return f"changed:{article_id}:{version}"
+    return f"{kind}:{article_id}"
+
+
+def message_id_for(subscription: str, channel: str, keys: Iterable[str]) -> str:
+    """A stable id for the message carrying `keys` to one channel of one subscription."""
+    material = "\x00".join([subscription, channel, *sorted(keys)])
+    return "tw-" + hashlib.sha256(material.encode()).hexdigest()[:32]
+
+
+@dataclass
+class Alert:
+    key: str
+    event_id: int
+    article_id: int
+    cluster_id: int
+    kind: str
+
+
+def already_alerted(db: sqlite_utils.Database, subscription: str, channel: str,
+                    keys: list[str]) -> set[str]:
+    if not keys:
+        return set()
+    marks = ", ".join("?" for _ in keys)
+    rows = db.execute(
+        f"SELECT alert_key FROM outbox WHERE subscription = ? AND channel = ? AND alert_key IN ({marks})",
+        [subscription, channel, *keys]).fetchall()
+    return {r[0] for r in rows}
+
+
+def add_alerts(db: sqlite_utils.Database, subscription: str, channel: str, alerts: list[Alert],
+               held: bool, now: datetime) -> int:
+    """Queue `alerts` for one channel (inside the caller's transaction); returns rows added.
+
+    Alerts the channel already had (an earlier repost of the same cluster) are
+    skipped; the rest form one message, or wait for the digest when `held`.
+    """
+    seen = already_alerted(db, subscription, channel, [a.key for a in alerts])
+    fresh: dict[str, Alert] = {}
+    for alert in alerts:
+        if alert.key not in seen and alert.key not in fresh:
+            fresh[alert.key] = alert
+    if not fresh:
+        return 0
+    message_id = None if held else message_id_for(subscription, channel, fresh)
+    stamp = iso(now)
+    db.conn.executemany(
+        "INSERT INTO outbox (alert_key, event_id, article_id, cluster_id, kind, subscription, channel,"
+        " message_id, status, attempts, next_attempt, created_at) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
+        [(a.key, a.event_id, a.article_id, a.cluster_id, a.kind, subscription, channel, message_id,
+          HELD if held else QUEUED, None if held else stamp, stamp) for a in fresh.values()])
+    return len(fresh)
+
+
+# -- reading position ---------------------------------------------------------
+
+def cursors(db: sqlite_utils.Database) -> dict[str, int]:
+    return {r[0]: r[1] for r in db.execute("SELECT subscription, last_event_id FROM alert_cursors")}
+
+
+def set_cursor(db: sqlite_utils.Database, subscription: str, event_id: int, now: datetime) -> None:
+    db.execute(
+        "INSERT INTO alert_cursors (subscription, last_event_id, updated_at) VALUES (?, ?, ?)"
+        " ON CONFLICT(subscription) DO UPDATE SET last_event_id = excluded.last_event_id,"
+        " updated_at = excluded.updated_at", [subscription, event_id, iso(now)])
+
+
+# -- digests ----------------------------------------------------------------------
+
+def release_digest(db: sqlite_utils.Database, subscription: str, now: datetime) -> list[str]:
+    """Turn a subscription's held rows into one queued message per channel."""
+    rows = db.execute("SELECT id, channel, alert_key FROM outbox WHERE subscription = ? AND status = ?",
+                      [subscription, HELD]).fetchall()
+    by_channel: dict[str, list[tuple[int, str]]] = {}
+    for row_id, channel, key in rows:
+        by_channel.setdefault(channel, []).append((row_id, key))
+    ids = []
+    for channel, entries in by_channel.items():
+        message_id = message_id_for(subscription, channel, [f"digest:{k}" for _, k in entries])
+        db.conn.executemany(
+            "UPDATE outbox SET status = ?, message_id = ?, next_attempt = ? WHERE id = ?",
+            [(QUEUED, message_id, iso(now), row_id) for row_id, _ in entries])
+        ids.append(message_id)
+    return ids
+
+
+def held_rows(db: sqlite_utils.Database, subscription: str) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM outbox WHERE subscription = ? AND status = ? ORDER BY id",
+                         [subscription, HELD]))
+
+
+# -- sending ----------------------------------------------------------------------
+
+@dataclass
+class Pending:
+    message_id: str
+    subscription: str
+    channel: str
+    attempts: int
+    rows: list[dict[str, Any]]
+
+
+def due(db: sqlite_utils.Database, now: datetime, limit: int = 100) -> list[Pending]:
+    """Queued messages whose next attempt has come, oldest first."""
+    heads = db.execute(
+        "SELECT message_id, subscription, channel, max(attempts) FROM outbox"
+        " WHERE status = ? AND next_attempt <= ? GROUP BY message_id ORDER BY min(id) LIMIT ?",
+        [QUEUED, iso(now), limit]).fetchall()
+    out = []
+    for message_id, subscription, channel, attempts in heads:
+        rows = list(db.query("SELECT * FROM outbox WHERE message_id = ? AND status = ? ORDER BY id",
+                             [message_id, QUEUED]))
+        out.append(Pending(message_id, subscription, channel, attempts or 0, rows))
+    return out
+
+
+def mark_sent(db: sqlite_utils.Database, message_id: str, now: datetime) -> None:
+    with db.conn:
+        db.execute("UPDATE outbox SET status = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL"
+                   " WHERE message_id = ? AND status = ?", [SENT, iso(now), message_id, QUEUED])
+
+
+def mark_failed(db: sqlite_utils.Database, message_id: str, error: str, retry_at: datetime) -> None:
+    with db.conn:
+        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?"
+                   " WHERE message_id = ? AND status = ?", [error[:500], iso(retry_at), message_id, QUEUED])
+
+
+def backoff(attempts: int, initial: float, maximum: float) -> timedelta:
+    """Delay before attempt number `attempts + 1`: initial, 2×, 4× … capped."""
+    return timedelta(seconds=min(maximum, initial * 2 ** max(attempts - 1, 0)))
+
+
+def counts(db: sqlite_utils.Database) -> dict[str, int]:
+    """held / queued / failing (queued after a failed attempt) / sent row counts."""
+    row = db.execute(
+        "SELECT sum(status = 'held'), sum(status = 'queued'),"
+        " sum(status = 'queued' AND attempts > 0), sum(status = 'sent') FROM outbox").fetchone()
+    return dict(zip(("held", "queued", "failing", "sent"), (v or 0 for v in row), strict=True))
+
+
+# -- the daemon's schedule ------------------------------------------------------
+
+def load_jobs(db: sqlite_utils.Database) -> dict[str, tuple[str | None, str | None]]:
+    return {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, next_run, last_run FROM jobs")}
+
+
+def save_jobs(db: sqlite_utils.Database, jobs: dict[str, tuple[str | None, str | None]]) -> None:
+    if not jobs:
+        return
+    with db.conn:
+        db.conn.executemany(
+            "INSERT INTO jobs (id, next_run, last_run) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
+            " next_run = excluded.next_run, last_run = coalesce(excluded.last_run, jobs.last_run)",
+            [(job_id, nxt, last) for job_id, (nxt, last) in jobs.items()])
