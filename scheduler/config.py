@@ -38,6 +38,13 @@ class Selectors(Strict):
     source: str | None = None
 
 
+class RevisitPolicy(Strict):
+    """Re-fetch (conditionally) known articles to catch edits and withdrawals."""
+
+    max_age_days: float = Field(default=7, gt=0, description="only articles published this recently")
+    every_hours: float = Field(default=24, gt=0, description="at most once per this many hours")
+
+
 class SiteConfig(Strict):
     name: str = Field(min_length=1)
     start_urls: list[str] = Field(min_length=1)
@@ -48,6 +55,8 @@ class SiteConfig(Strict):
     profile: str | None = None
     selectors: Selectors = Field(default_factory=Selectors)
     enabled: bool = True
+    # null turns re-visits off (then only `crawl --recheck` re-fetches known articles)
+    revisit: RevisitPolicy | None = Field(default_factory=RevisitPolicy)
 
     @field_validator("start_urls")
     @classmethod

@@ -408,11 +408,13 @@ def start_run(db: sqlite_utils.Database, site: str) -> int:
 
 
 def finish_run(db: sqlite_utils.Database, run_id: int, *, pages: int, new: int, changed: int,
-               errors: list[str], failed: bool) -> None:
+               errors: list[str], failed: bool, duplicates: int = 0, removed: int = 0,
+               not_modified: int = 0, requests: dict[str, int] | None = None) -> None:
     with transaction(db):
         db.execute(
             "UPDATE crawl_runs SET finished = ?, status = ?, pages = ?, new_articles = ?,"
-            " changed_articles = ?, errors = ?, error_messages = ? WHERE id = ?",
+            " changed_articles = ?, errors = ?, error_messages = ?, duplicates = ?, removed = ?,"
+            " not_modified = ?, requests = ? WHERE id = ?",
             [now_iso(), "failed" if failed else "ok", pages, new, changed, len(errors),
-             _json(errors[:100]), run_id],
+             _json(errors[:100]), duplicates, removed, not_modified, _json(requests or {}), run_id],
         )

@@ -89,6 +89,10 @@ CRAWL_RUNS = {
     "changed_articles": int,
     "errors": int,
     "error_messages": str,  # JSON list
+    "duplicates": int,  # new pages that joined a known story
+    "removed": int,  # articles found withdrawn (404/410) on re-check
+    "not_modified": int,  # conditional requests answered 304
+    "requests": str,  # JSON {list, article, recheck, attachment}: requests sent
 }
 
 LIST_PAGES = {
