@@ -63,4 +63,4 @@ def validate(state: State) -> None:
 
 
 # each module registers its commands on `main`
-from scheduler.commands import archive_cmds, crawl_cmds, demo_cmds  # noqa: E402,F401
+from scheduler.commands import archive_cmds, crawl_cmds, demo_cmds, history_cmds  # noqa: E402,F401
