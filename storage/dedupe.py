@@ -12,8 +12,6 @@ mirrors lose characters, so containment, not equality, is what matters).
 
 from __future__ import annotations
 
-import hashlib
-import zlib
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -22,8 +20,8 @@ import sqlite_utils
 from datasketch import MinHash, MinHashLSH
 
 SHINGLE = 3  # characters per shingle: Chinese words are 1–4 characters
-NUM_PERM = 128
-LSH_THRESHOLD = 0.4  # Jaccard around which the bands make two texts candidates
+NUM_PERM = 192
+LSH_THRESHOLD = 0.35  # Jaccard around which the bands make two texts candidates
 VERIFY_OVERLAP = 0.7  # verified duplicate: ≥70% of the shorter text's shingles in the other
 MIN_CHARS = 60  # normalised characters below which a text takes no part in matching
 MAX_VERIFY = 20  # candidates verified per lookup, best estimated Jaccard first
@@ -41,9 +39,8 @@ def _template() -> MinHash:
     return MinHash(num_perm=NUM_PERM, seed=1)
 
 
-def _crc(shingle: str) -> int:
-    # stable across processes (str hash is salted) and fast; MinHash permutes it
-    return zlib.crc32(shingle.encode("utf-8"))
+def _same(value: int) -> int:
+    return value
 
 
 def shingles(normalized: str) -> set[str]:
@@ -51,25 +48,57 @@ def shingles(normalized: str) -> set[str]:
     return {normalized[i:i + k] for i in range(max(len(normalized) - k + 1, 0))}
 
 
+def shingle_hashes(normalized: str) -> np.ndarray:
+    """The text's distinct character shingles as 32-bit hashes, computed in numpy.
+
+    Code points (< 2**21) pack losslessly into one 63-bit number per shingle; a
+    fixed multiply-xorshift then spreads it to 32 bits, the same in every process.
+    """
+    cps = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(cps) < SHINGLE:
+        return np.empty(0, dtype=np.uint64)
+    packed = np.zeros(len(cps) - SHINGLE + 1, dtype=np.uint64)
+    for offset in range(SHINGLE):
+        packed = (packed << np.uint64(21)) | cps[offset:len(cps) - SHINGLE + 1 + offset]
+    with np.errstate(over="ignore"):
+        packed = np.unique(packed) * np.uint64(0x9E3779B97F4A7C15)
+    return (packed ^ (packed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
 def signature(normalized: str) -> np.ndarray | None:
     """MinHash of a normalised text, or None when it is too short to compare."""
     if len(normalized) < MIN_CHARS:
         return None
     template = _template()
-    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_crc, permutations=template.permutations,
+    # the shingles arrive hashed already; datasketch applies its permutations
+    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,
                 scheme=template.scheme)
-    m.update_batch(list(shingles(normalized)))
+    m.update_batch(shingle_hashes(normalized).tolist())
     return m.hashvalues
 
 
+@lru_cache(maxsize=1)
+def _band_mixers() -> tuple[np.ndarray, np.ndarray]:
+    # fixed odd 64-bit multipliers: the keys must be the same in every process, forever
+    rng = np.random.Generator(np.random.PCG64(20240424))
+    b, ranges = _lsh_shape()
+    r = ranges[0][1] - ranges[0][0]
+    rows = rng.integers(1, 2**63, size=r, dtype=np.uint64) | np.uint64(1)
+    bands = rng.integers(1, 2**63, size=b, dtype=np.uint64)
+    return rows, bands
+
+
 def band_keys(sig: np.ndarray) -> list[int]:
-    """One signed 64-bit key per LSH band (band number mixed in)."""
-    _, ranges = _lsh_shape()
-    keys = []
-    for i, (start, end) in enumerate(ranges):
-        digest = hashlib.blake2b(sig[start:end].tobytes(), digest_size=8, salt=i.to_bytes(2, "big"))
-        keys.append(int.from_bytes(digest.digest(), "big", signed=True))
-    return keys
+    """One signed 64-bit key per LSH band: the band's values mixed with its number."""
+    b, ranges = _lsh_shape()
+    r = ranges[0][1] - ranges[0][0]
+    rows, bands = _band_mixers()
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64 is the point
+        keys = (sig[: b * r].astype(np.uint64).reshape(b, r) * rows).sum(axis=1, dtype=np.uint64) + bands
+        keys ^= keys >> np.uint64(31)
+        keys *= np.uint64(0x9E3779B97F4A7C15)
+        keys ^= keys >> np.uint64(29)
+    return keys.view(np.int64).tolist()
 
 
 def ensure_tables(db: sqlite_utils.Database) -> None:

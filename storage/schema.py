@@ -121,6 +121,8 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 10000")
+    # the near-duplicate bands are looked up at random: give SQLite room to keep them cached
+    db.execute("PRAGMA cache_size = -65536")
     db.enable_wal()
     db.execute("PRAGMA foreign_keys = ON")
     _ensure(db, "articles", ARTICLES, "id", not_null={"url", "site"},
