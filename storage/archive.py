@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import sqlite_utils
@@ -106,16 +107,24 @@ class Prepared:
     signature: np.ndarray | None
 
 
+def _part_canonical(url: str) -> str:
+    # a bulletin item is told apart from its issue (and its siblings) by its fragment
+    fragment = urlsplit(url).fragment
+    return canonical_url(url) + (f"#{fragment}" if fragment else "")
+
+
 def prepare(article: Article) -> Prepared:
-    canonical = canonical_url(article.url)
+    part = bool(article.parent_url)
+    canonical = _part_canonical(article.url) if part else canonical_url(article.url)
     original = article.original_url or original_link(article.text)
     original_canonical = canonical_url(original) if original else None
     if original_canonical == canonical:
         original_canonical = None  # a page naming itself is no repost
     normalized = normalize(article.text)
-    comparable = len(normalized) >= dedupe.MIN_CHARS
+    # a bulletin issue holds its items' texts: its items are the stories, not the issue
+    comparable = len(normalized) >= dedupe.MIN_CHARS and not article.parts
     return Prepared(
-        canonical=canonical, stable=stable_key(article.url), original_url=original,
+        canonical=canonical, stable=None if part else stable_key(article.url), original_url=original,
         original_canonical=original_canonical, normalized=normalized,
         norm_hash=fingerprint(article.title, article.text),
         text_hash=text_hash(normalized) if comparable else None,
@@ -127,10 +136,14 @@ _ROW = ("SELECT id, url, version, norm_hash, status, title, text, cluster_id, du
         " FROM articles WHERE {} = ? LIMIT 1")
 
 
-def find_article(db: sqlite_utils.Database, url: str) -> dict[str, Any] | None:
-    """The archived record of `url` under any spelling or column move, or None."""
-    for column, key in (("url", url), ("canonical_url", canonical_url(url)),
-                        ("stable_key", stable_key(url))):
+def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> dict[str, Any] | None:
+    """The archived record of `url` under any spelling or column move, or None.
+
+    `exact`: the URL as given only (bulletin items, which share their issue's page)."""
+    keys = [("url", url)]
+    if not exact:
+        keys += [("canonical_url", canonical_url(url)), ("stable_key", stable_key(url))]
+    for column, key in keys:
         if key is None:
             continue
         cur = db.execute(_ROW.format(column), [key])
@@ -253,7 +266,7 @@ def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str 
                 "text_hash": prep.text_hash, "content_hash": content_hash(article.title, article.text),
                 "checked_at": seen, "http_status": 200}
     with transaction(db):
-        existing = find_article(db, article.url)
+        existing = find_article(db, article.url, exact=bool(article.parent_url))
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)
         else:

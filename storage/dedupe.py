@@ -25,6 +25,8 @@ LSH_THRESHOLD = 0.35  # Jaccard around which the bands make two texts candidates
 VERIFY_OVERLAP = 0.7  # verified duplicate: ≥70% of the shorter text's shingles in the other
 MIN_CHARS = 60  # normalised characters below which a text takes no part in matching
 MAX_VERIFY = 20  # candidates verified per lookup, best estimated Jaccard first
+# a short item quoted inside a long roundup is not a copy of it: lengths must be comparable
+MIN_LENGTH_RATIO = 0.3
 
 
 @lru_cache(maxsize=1)
@@ -165,7 +167,8 @@ class Match:
 
 def verify(normalized: str, other_normalized: str) -> float | None:
     """The pair's similarity if it is a duplicate, else None."""
-    if len(other_normalized) < MIN_CHARS:
+    shorter, longer = sorted((len(normalized), len(other_normalized)))
+    if shorter < MIN_CHARS or shorter < MIN_LENGTH_RATIO * longer:
         return None
     score = overlap(normalized, other_normalized)
     return score if score >= VERIFY_OVERLAP else None

@@ -161,3 +161,26 @@ def test_exact_copy_on_another_site(db):
     assert kind == "duplicate"
     details = json.loads(next(db.query("SELECT details FROM events WHERE article_id = ?", [copy]))["details"])
     assert details["matched"][str(original)]["how"] == "exact"
+
+
+def test_bulletin_items_are_records_of_their_own(db):
+    issue = "https://www.baishi.gov.cn/zgxx/content/post_900.html"
+    stories = [(ORIGINAL_TITLE, ORIGINAL), (SIBLING_TITLE, SIBLING)]
+    parts = [art(f"{issue}#item-{n}", text, title=title, parent_url=issue)
+             for n, (title, text) in enumerate(stories, 1)]
+    whole = "组工信息第3期\n" + "\n".join(p.text for p in parts)
+    parent, _ = save_article(db, art(issue, whole, title="组工信息第3期", parts=parts))
+    items = [save_article(db, part) for part in parts]
+    assert len({parent, *(i for i, _ in items)}) == 3
+    assert [kind for _, kind in items] == ["new", "new"]  # not copies of their own issue
+    assert row(db, parent)["version"] == 1
+    # the item reposted on its own elsewhere is a copy of the item, not of the issue
+    repost, kind = save_article(db, art(AGG, ORIGINAL, published="2026-03-05"))
+    assert kind == "duplicate" and row(db, repost)["duplicate_of"] == items[0][0]
+
+
+def test_a_short_item_quoted_in_a_long_roundup_is_not_its_copy(db):
+    short, _ = save_article(db, art(GOV, SIBLING, title=SIBLING_TITLE))
+    roundup = SIBLING + ORIGINAL + OTHER + ORIGINAL[::-1] + OTHER[::-1]
+    _, kind = save_article(db, art(AGG, roundup, title="一周人才政策汇总"))
+    assert kind == "new" and row(db, short)["duplicate_of"] is None
