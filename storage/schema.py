@@ -124,6 +124,9 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     # the near-duplicate bands are looked up at random: give SQLite room to keep them cached
     db.execute("PRAGMA cache_size = -65536")
     db.enable_wal()
+    # WAL + NORMAL: a commit is atomic and survives a crash of the process; only a power
+    # cut may lose the last commits (never half of one). FULL would fsync every article.
+    db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
     _ensure(db, "articles", ARTICLES, "id", not_null={"url", "site"},
             defaults={"version": 1, "status": "active"})
