@@ -158,7 +158,8 @@ class PortalSpider(scrapy.Spider):
                 run.error(f"{response.url}: list page is not text")
                 return
             site = run.site
-            run.list_validators[response.url] = (
+            asked = (response.meta.get("redirect_urls") or [response.url])[0]  # the key next time
+            run.list_validators[asked] = (
                 _header(response, "ETag"), _header(response, "Last-Modified"), response.status)
             listing = parse_list(response.text, response.url, site.article_re, run.profile)
             if not listing.items:
