@@ -195,6 +195,9 @@ def test_unchanged_recrawl_fetches_no_article(portal):
     assert all(h.conditional and h.status == 304 for h in hits), hits
     # only the first page of each list: a 304 there says the older pages are unchanged too
     assert sorted(h.path for h in hits) == ["/agg/index.html", "/gov/rcgz/index.html", "/mirror/index.html"]
+    stored = {r["url"]: r for r in portal["db"].query("SELECT * FROM list_pages")}
+    first = stored[portal["base"] + "gov/rcgz/index.html"]
+    assert first["etag"] and first["last_modified"] and first["site"] == "gov"
 
 
 def test_new_article_costs_one_article_request(portal):
