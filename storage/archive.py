@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -104,7 +105,11 @@ class Prepared:
     normalized: str
     norm_hash: str
     text_hash: str | None  # None: too short to take part in duplicate matching
-    signature: np.ndarray | None
+
+    @cached_property
+    def signature(self) -> np.ndarray | None:
+        # only new and changed texts need one: an unchanged re-fetch skips the MinHash
+        return dedupe.signature(self.normalized) if self.text_hash else None
 
 
 def _part_canonical(url: str) -> str:
@@ -128,7 +133,6 @@ def prepare(article: Article) -> Prepared:
         original_canonical=original_canonical, normalized=normalized,
         norm_hash=fingerprint(article.title, article.text),
         text_hash=text_hash(normalized) if comparable else None,
-        signature=dedupe.signature(normalized) if comparable else None,
     )
 
 
@@ -265,6 +269,9 @@ def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str 
                 "original_canonical": prep.original_canonical, "norm_hash": prep.norm_hash,
                 "text_hash": prep.text_hash, "content_hash": content_hash(article.title, article.text),
                 "checked_at": seen, "http_status": 200}
+    known = find_article(db, article.url, exact=bool(article.parent_url))
+    if known is None or known["norm_hash"] != prep.norm_hash:
+        _ = prep.signature  # new or changed: compute the MinHash before taking the lock
     with transaction(db):
         existing = find_article(db, article.url, exact=bool(article.parent_url))
         if existing is None:
