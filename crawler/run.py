@@ -22,13 +22,19 @@ def select_sites(config: Config, names: list[str] | None = None) -> list[SiteCon
 
 
 def run_crawl(config: Config, sites: list[SiteConfig],
-              on_tick: Callable[[RunTracker], None] | None = None) -> list[SiteRun]:
-    """Crawl `sites` once in this process (Scrapy's reactor runs only once per process)."""
+              on_tick: Callable[[RunTracker], None] | None = None,
+              recheck: bool = False) -> list[SiteRun]:
+    """Crawl `sites` once in this process (Scrapy's reactor runs only once per process).
+
+    `recheck` re-fetches every known article of the sites (conditionally), not
+    only those their revisit policy says are due."""
     db = open_archive(config.database)
     tracker = RunTracker(db)
     process = CrawlerProcess(spider_settings(sites, config.crawl, config.relevance))
-    process.crawl(PortalSpider, sites=sites, tracker=tracker)  # installs the reactor
+    process.crawl(PortalSpider, sites=sites, tracker=tracker, recheck=recheck)
     if on_tick is not None:
+        # after crawl(): that installs Scrapy's asyncio reactor; LoopingCall before it
+        # would install Twisted's default one and the crawl would refuse to start
         from twisted.internet import task
 
         task.LoopingCall(on_tick, tracker).start(0.25, now=False)

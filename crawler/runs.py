@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,7 +13,7 @@ import sqlite_utils
 
 from crawler.profiles import Profile, get_profile
 from scheduler.config import SiteConfig
-from storage.archive import finish_run, start_run
+from storage.archive import finish_run, save_list_validators, start_run
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,12 @@ class SiteRun:
     pages: int = 0
     new: int = 0
     changed: int = 0
+    duplicates: int = 0  # new pages that joined a story already archived
+    removed: int = 0  # known articles found withdrawn (404/410)
+    not_modified: int = 0  # conditional requests answered 304
+    requests: Counter[str] = field(default_factory=Counter)  # sent, by kind
+    # list pages' validators (etag, last_modified, status), saved when the run ends clean
+    list_validators: dict[str, tuple[str | None, str | None, int]] = field(default_factory=dict)
     start_failures: int = 0
     errors: list[str] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
@@ -77,6 +84,8 @@ class RunTracker:
             run.new += 1
         elif outcome == "changed":
             run.changed += 1
+        elif outcome == "duplicate":
+            run.duplicates += 1
         if error:
             run.error(error)
         self._maybe_finish(run)
@@ -94,8 +103,13 @@ class RunTracker:
             return
         run.closed = True
         self.active.pop(run.site.name, None)
+        if run.list_validators and not run.errors:
+            # only a clean run may let the next one skip these pages on a 304: after a
+            # failure, the list is read again so that nothing it named is missed
+            save_list_validators(self.db, run.site.name, run.list_validators)
         finish_run(self.db, run.run_id, pages=run.pages, new=run.new, changed=run.changed,
-                   errors=run.errors, failed=run.failed)
+                   errors=run.errors, failed=run.failed, duplicates=run.duplicates,
+                   removed=run.removed, not_modified=run.not_modified, requests=dict(run.requests))
         self.finished.append(run)
         for listener in self.listeners:
             listener(run)

@@ -7,6 +7,12 @@ extraction and storage to the item pipelines.
 Each site's pass is tracked as a run (`crawler.runs`), so the same spider
 serves a one-off `talentwatch crawl` and the long-lived daemon, which keeps it
 open and hands it sites as their schedules come due.
+
+Crawls are incremental: list pages are fetched conditionally (a 304 means
+nothing new there or further on), pagination stops at a page of known
+articles only, and known articles are not fetched again — except re-checks
+(`--recheck`, or the site's revisit policy), which ask conditionally and read
+404/410 as a withdrawal and 5xx/timeouts as nothing at all.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from crawler.items import FetchedFile, Page
 from crawler.listing import ListItem, parse_list
 from crawler.runs import RunTracker, SiteRun
 from scheduler.config import SiteConfig
+from storage.archive import due_for_recheck, find_article, list_validators, mark_not_modified, mark_withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +44,30 @@ def _header(response: Response, name: str) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
+
+
+WITHDRAWN_STATUSES = (404, 410)
+
+
 class PortalSpider(scrapy.Spider):
     name = "portal"
     # sites are checked against their own allowed_domains, not one global list
     allowed_domains: list[str] = []
 
     def __init__(self, sites: list[SiteConfig], tracker: RunTracker, keep_open: bool = False,
-                 **kwargs: Any) -> None:
+                 recheck: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.initial_sites = sites
         self.tracker = tracker
         self.keep_open = keep_open
+        self.recheck = recheck  # re-fetch every known article, not only those the policy says
 
     @classmethod
     def from_crawler(cls, crawler, *args: Any, **kwargs: Any) -> PortalSpider:
@@ -73,12 +93,12 @@ class PortalSpider(scrapy.Spider):
             for request in self.site_requests(site):
                 yield request
 
-    def schedule_site(self, site: SiteConfig) -> SiteRun | None:
+    def schedule_site(self, site: SiteConfig, recheck: bool = False) -> SiteRun | None:
         """Start a pass over `site` now, unless one is still running (daemon use)."""
         if self.tracker.is_running(site.name):
             log.info("%s: previous run still in progress, skipped", site.name)
             return None
-        requests = list(self.site_requests(site))
+        requests = list(self.site_requests(site, recheck=recheck or self.recheck))
         run = self.tracker.get(site.name)
         for request in requests:
             self.crawler.engine.crawl(request)
@@ -86,21 +106,38 @@ class PortalSpider(scrapy.Spider):
 
     # -- requests ---------------------------------------------------------
 
-    def site_requests(self, site: SiteConfig) -> Iterator[scrapy.Request]:
+    def site_requests(self, site: SiteConfig, recheck: bool | None = None) -> Iterator[scrapy.Request]:
         run = self.tracker.begin(site)
         for url in site.start_urls:
             yield self._list_request(run, url, depth=1)
+        policy = site.revisit
+        due = due_for_recheck(
+            self.tracker.db, site.name, everything=self.recheck if recheck is None else recheck,
+            max_age_days=policy.max_age_days if policy else None,
+            every_hours=policy.every_hours if policy else None)
+        for known in due:
+            run.seen.add(known["url"])
+            yield self._request(
+                run, known["url"], self.parse_article, kind="recheck",
+                headers=conditional_headers(known["etag"], known["last_modified"]),
+                handle_httpstatus_list=[304, *WITHDRAWN_STATUSES])
 
-    def _request(self, run: SiteRun, url: str, callback, **meta: Any) -> scrapy.Request:
+    def _request(self, run: SiteRun, url: str, callback, headers: dict[str, str] | None = None,
+                 **meta: Any) -> scrapy.Request:
         run.pending += 1
+        run.requests[meta.get("kind", "page")] += 1
         return scrapy.Request(
-            url, callback=callback, errback=self._failed, dont_filter=True,
+            url, callback=callback, errback=self._failed, dont_filter=True, headers=headers,
             meta={"run": run, **meta},
         )
 
     def _list_request(self, run: SiteRun, url: str, depth: int) -> scrapy.Request:
         run.seen.add(url)
-        return self._request(run, url, self.parse_list, depth=depth, kind="list")
+        # conditional: a 304 says the page, and so the articles it lists, are as last read
+        etag, last_modified = list_validators(self.tracker.db, url)
+        return self._request(run, url, self.parse_list, depth=depth, kind="list",
+                             headers=conditional_headers(etag, last_modified),
+                             handle_httpstatus_list=[304])
 
     def _allowed(self, site: SiteConfig, url: str) -> bool:
         host = urlsplit(url).hostname or ""
@@ -113,19 +150,31 @@ class PortalSpider(scrapy.Spider):
         try:
             if run.closed:
                 return
+            if response.status == 304:
+                run.not_modified += 1
+                return  # nothing new here, nor on the older pages behind it
             run.pages += 1
             if not isinstance(response, TextResponse):
                 run.error(f"{response.url}: list page is not text")
                 return
             site = run.site
+            asked = (response.meta.get("redirect_urls") or [response.url])[0]  # the key next time
+            run.list_validators[asked] = (
+                _header(response, "ETag"), _header(response, "Last-Modified"), response.status)
             listing = parse_list(response.text, response.url, site.article_re, run.profile)
             if not listing.items:
                 log.warning("%s: no article links on list page %s", site.name, response.url)
+            fresh = 0
             for item in listing.items:
                 if item.url in run.seen or not self._allowed(site, item.url):
                     continue
                 run.seen.add(item.url)
+                if find_article(self.tracker.db, item.url) is not None:
+                    continue  # archived already: re-checks, not list walks, look at it again
+                fresh += 1
                 yield self._article_request(run, item)
+            if listing.items and not fresh:
+                return  # a page of known articles only: the rest of the list is older still
             depth = response.meta["depth"]
             if depth < site.max_list_pages:
                 for url in listing.next_pages:
@@ -143,6 +192,8 @@ class PortalSpider(scrapy.Spider):
         run: SiteRun = response.meta["run"]
         try:
             if run.closed:
+                return
+            if response.meta.get("kind") == "recheck" and not self._rechecked(run, response):
                 return
             run.pages += 1
             if not isinstance(response, TextResponse):
@@ -175,6 +226,26 @@ class PortalSpider(scrapy.Spider):
                 yield request
         finally:
             self.tracker.done(run)
+
+    def _rechecked(self, run: SiteRun, response: Response) -> bool:
+        """Handle a re-check's answer; True when it is a page to extract and store."""
+        db = self.tracker.db
+        url = (response.meta.get("redirect_urls") or [response.url])[0]  # the URL we asked for
+        if response.status == 304:
+            run.not_modified += 1
+            mark_not_modified(db, url)
+            return False
+        if response.status in WITHDRAWN_STATUSES:
+            if mark_withdrawn(db, url, response.status):
+                run.removed += 1
+                log.info("%s: %s withdrawn (HTTP %s)", run.site.name, url, response.status)
+            return False
+        if response.url != url and not run.site.article_re.search(response.url):
+            # many portals send a withdrawn page's visitors to the home page; without a
+            # 404 this is not proof of withdrawal, and the home page is not the article
+            run.error(f"{url}: re-check redirected to {response.url}; not stored")
+            return False
+        return True
 
     def parse_attachment(self, response: Response) -> Iterator[Any]:
         run: SiteRun = response.meta["run"]

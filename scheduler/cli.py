@@ -70,5 +70,6 @@ from scheduler.commands import (  # noqa: E402,F401
     daemon_cmds,
     demo_cmds,
     extract_cmds,
+    history_cmds,
     serve_cmds,
 )

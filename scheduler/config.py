@@ -86,6 +86,13 @@ class Selectors(Strict):
     site_names: list[str] = Field(default_factory=list)
 
 
+class RevisitPolicy(Strict):
+    """Re-fetch (conditionally) known articles to catch edits and withdrawals."""
+
+    max_age_days: float = Field(default=7, gt=0, description="only articles published this recently")
+    every_hours: float = Field(default=24, gt=0, description="at most once per this many hours")
+
+
 class SiteConfig(Strict):
     name: str = Field(min_length=1)
     start_urls: list[str] = Field(min_length=1)
@@ -101,6 +108,8 @@ class SiteConfig(Strict):
     every: Duration | None = None
     cron: Cron | None = None
     timeout: Duration | None = None
+    # null turns re-visits off (then only `crawl --recheck` re-fetches known articles)
+    revisit: RevisitPolicy | None = Field(default_factory=RevisitPolicy)
 
     @field_validator("start_urls")
     @classmethod

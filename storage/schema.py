@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from storage import dedupe
 from storage.search import ensure_index
 
 ARTICLES = {
@@ -35,7 +36,15 @@ ARTICLES = {
     "content_hash": str,
     "version": int,
     "status": str,  # active | withdrawn
-    "duplicate_of": int,  # id of the original article of its cluster
+    "duplicate_of": int,  # id of the original article of its cluster (NULL: it is an original)
+    "cluster_id": int,  # stable id of its story: the first article of the cluster
+    "stable_key": str,  # host + the site's own id (post_18406, ARTI…): survives column moves
+    "original_canonical": str,  # canonical form of original_url (原文链接)
+    "norm_hash": str,  # hash of the normalised title + text: decides versions
+    "text_hash": str,  # hash of the normalised text alone: exact duplicates
+    "checked_at": str,  # last time the page was fetched or confirmed unchanged (304)
+    "withdrawn_at": str,
+    "http_status": int,  # last answer on re-check (404/410 when withdrawn)
     "talent": int,
     "score": float,
     "topics": str,  # JSON list
@@ -53,16 +62,21 @@ VERSIONS = {
     "text": str,
     "content_hash": str,
     "fetched_at": str,
-    "diff": str,
+    "diff": str,  # unified diff against the previous version
+    "norm_hash": str,
 }
 
 # The input of alerts: one row per new / changed / removed article.
 EVENTS = {
     "id": int,
     "article_id": int,
-    "kind": str,  # new | changed | removed
+    "kind": str,  # new | changed | removed | duplicate (a new copy of a known story)
     "version": int,
     "created_at": str,
+    # the story the article belongs to: alerts group by it (new fires once per cluster)
+    "cluster_id": int,
+    "duplicate_of": int,  # the cluster's original when the event was recorded (NULL: this one)
+    "details": str,  # JSON: changed -> diff summary, removed -> http status, duplicate -> match
 }
 
 CRAWL_RUNS = {
@@ -76,6 +90,10 @@ CRAWL_RUNS = {
     "changed_articles": int,
     "errors": int,
     "error_messages": str,  # JSON list
+    "duplicates": int,  # new pages that joined a known story
+    "removed": int,  # articles found withdrawn (404/410) on re-check
+    "not_modified": int,  # conditional requests answered 304
+    "requests": str,  # JSON {list, article, recheck, attachment}: requests sent
 }
 
 # Alerts waiting to go out: one row per (alert, subscription, channel); see storage.outbox.
@@ -117,6 +135,7 @@ LIST_PAGES = {
     "etag": str,
     "last_modified": str,
     "fetched_at": str,
+    "status": int,  # last answer: 200 or 304
 }
 
 
@@ -136,8 +155,11 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 10000")
+    # the near-duplicate bands are looked up at random: give SQLite room to keep them cached
+    db.execute("PRAGMA cache_size = -65536")
     db.enable_wal()
-    # WAL + NORMAL: each commit stays atomic; only an OS crash can lose the last ones
+    # WAL + NORMAL: a commit is atomic and survives a crash of the process; only a power
+    # cut may lose the last commits (never half of one). FULL would fsync every article.
     db.execute("PRAGMA synchronous = NORMAL")
     db.execute("PRAGMA foreign_keys = ON")
     _ensure(db, "articles", ARTICLES, "id", not_null={"url", "site"},
@@ -145,10 +167,14 @@ def open_archive(path: str | Path) -> sqlite_utils.Database:
     db["articles"].create_index(["url"], unique=True, if_not_exists=True)
     db["articles"].create_index(["canonical_url"], if_not_exists=True)
     db["articles"].create_index(["site", "published"], if_not_exists=True)
+    for column in ("stable_key", "original_canonical", "text_hash", "cluster_id"):
+        db["articles"].create_index([column], if_not_exists=True)
     _ensure(db, "versions", VERSIONS, "id", foreign_keys=[("article_id", "articles", "id")])
     db["versions"].create_index(["article_id", "version"], unique=True, if_not_exists=True)
     _ensure(db, "events", EVENTS, "id", foreign_keys=[("article_id", "articles", "id")])
     db["events"].create_index(["created_at"], if_not_exists=True)
+    db["events"].create_index(["article_id"], if_not_exists=True)
+    dedupe.ensure_tables(db)
     _ensure(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure(db, "list_pages", LIST_PAGES, "url")
     _ensure(db, "outbox", OUTBOX, "id", defaults={"attempts": 0})

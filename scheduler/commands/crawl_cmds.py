@@ -16,15 +16,16 @@ from scheduler.config import ConfigError
 
 def summary_table(runs: list[SiteRun]) -> Table:
     table = Table(title="crawl summary")
-    for column in ("site", "status", "pages", "new", "changed", "errors"):
+    for column in ("site", "status", "pages", "304", "new", "reposts", "changed", "removed", "errors"):
         table.add_column(column, justify="right" if column not in ("site", "status") else "left")
     for run in runs:
         table.add_row(run.site.name, "FAILED" if run.failed else "ok", str(run.pages),
-                      str(run.new), str(run.changed), str(len(run.errors)))
+                      str(run.not_modified), str(run.new), str(run.duplicates), str(run.changed),
+                      str(run.removed), str(len(run.errors)))
     return table
 
 
-def crawl_sites(state: State, site_names: tuple[str, ...]) -> list[SiteRun]:
+def crawl_sites(state: State, site_names: tuple[str, ...], recheck: bool = False) -> list[SiteRun]:
     """Crawl with a live status line on a terminal; print the summary; return the runs."""
     config = state.config
     try:
@@ -47,7 +48,7 @@ def crawl_sites(state: State, site_names: tuple[str, ...]) -> list[SiteRun]:
     if status is not None:
         status.start()
     try:
-        runs = run_crawl(config, sites, on_tick=tick)
+        runs = run_crawl(config, sites, on_tick=tick, recheck=recheck)
     finally:
         if status is not None:
             status.stop()
@@ -63,10 +64,15 @@ def crawl_sites(state: State, site_names: tuple[str, ...]) -> list[SiteRun]:
 @main.command()
 @click.option("--site", "site_names", multiple=True, metavar="NAME",
               help="crawl only this site (repeatable)")
+@click.option("--recheck", is_flag=True,
+              help="also re-fetch every known article (conditionally) to find edits and withdrawals")
 @pass_state
-def crawl(state: State, site_names: tuple[str, ...]) -> None:
-    """Crawl the sites once and store what is new."""
-    runs = crawl_sites(state, site_names)
+def crawl(state: State, site_names: tuple[str, ...], recheck: bool) -> None:
+    """Crawl the sites once and store what is new.
+
+    Known articles are not downloaded again, except those the site's revisit
+    policy says are due (or all of them with --recheck)."""
+    runs = crawl_sites(state, site_names, recheck=recheck)
     if runs and all(run.failed for run in runs):
         click.echo("error: every site failed", err=True)
         sys.exit(1)

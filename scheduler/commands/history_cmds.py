@@ -1,0 +1,122 @@
+"""`talentwatch show` (one article, its versions and copies) and `talentwatch dupes`
+(stories that appeared more than once: where and when each copy appeared)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import sqlite_utils
+
+from scheduler.cli import State, main, pass_state
+from storage.archive import find_article
+from storage.schema import open_archive
+from storage.versions import history
+
+
+def resolve(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
+    """An article by id (`42`) or by any spelling of its URL."""
+    if ref.isdigit():
+        rows = list(db.query("SELECT * FROM articles WHERE id = ?", [int(ref)]))
+    else:
+        found = find_article(db, ref)
+        rows = list(db.query("SELECT * FROM articles WHERE id = ?", [found["id"]])) if found else []
+    return rows[0] if rows else None
+
+
+def cluster_members(db: sqlite_utils.Database, cluster_id: int) -> list[dict[str, Any]]:
+    return list(db.query(
+        "SELECT id, url, site, title, published, first_seen, status, duplicate_of FROM articles"
+        " WHERE cluster_id = ? ORDER BY duplicate_of IS NOT NULL, published, id", [cluster_id]))
+
+
+def _when(row: dict[str, Any]) -> str:
+    return f"published {row['published'] or '?'}, archived {(row['first_seen'] or '?')[:19]}"
+
+
+@main.command("show")
+@click.argument("ref", metavar="URL|ID")
+@click.option("--history", "show_history", is_flag=True, help="list every version and event")
+@click.option("--diff", "show_diff", is_flag=True, help="print what changed between versions")
+@pass_state
+def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
+    """Show one archived article: its text, status, versions and copies elsewhere."""
+    db = open_archive(state.config.database)
+    row = resolve(db, ref)
+    if row is None:
+        click.echo(f"error: no archived article {ref!r}", err=True)
+        sys.exit(1)
+    status = row["status"]
+    if status == "withdrawn":
+        status += f" since {row['withdrawn_at']} (HTTP {row['http_status']})"
+    click.echo(f"#{row['id']} {row['title']}\n{row['url']}")
+    click.echo(f"site {row['site']} · {_when(row)} · source {row['source'] or '-'}")
+    click.echo(f"version {row['version']} · {status} · last checked {row['checked_at'] or '-'}")
+    members = cluster_members(db, row["cluster_id"] or row["id"])
+    if len(members) > 1:
+        original = next((m for m in members if m["duplicate_of"] is None), members[0])
+        if original["id"] == row["id"]:
+            click.echo(f"original of {len(members) - 1} cop{'y' if len(members) == 2 else 'ies'}:")
+        else:
+            click.echo(f"copy of #{original['id']} {original['url']}; all copies:")
+        for m in members:
+            if m["id"] != row["id"]:
+                click.echo(f"  #{m['id']} {m['site']} {m['url']} ({_when(m)})")
+    versions = history(db, row["id"])
+    if show_history:
+        click.echo("\nversions:")
+        for v in versions:
+            click.echo(f"  v{v['version']} fetched {v['fetched_at']} · {len(v['text'] or '')} chars"
+                       f" · {v['title']}")
+        click.echo("events:")
+        for e in db.query("SELECT * FROM events WHERE article_id = ? ORDER BY id", [row["id"]]):
+            details = json.loads(e["details"]) if e["details"] else {}
+            note = ""
+            if e["kind"] == "removed":
+                note = f" (HTTP {details.get('http_status')})"
+            elif e["kind"] == "duplicate":
+                note = f" (story #{e['cluster_id']}, original #{details.get('original_id')})"
+            click.echo(f"  {e['created_at']} {e['kind']} v{e['version']}{note}")
+    if show_diff:
+        diffs = [v for v in versions if v["diff"]]
+        if not diffs:
+            click.echo("\nno changes: one version only")
+        for v in diffs:
+            click.echo(f"\n{v['diff']}")
+    if not show_history and not show_diff:
+        click.echo("\n" + (row["text"] or "(no text)"))
+
+
+@main.command("dupes")
+@click.option("--limit", default=50, show_default=True, help="most stories to list")
+@click.option("--site", default=None, help="only stories with a copy on this site")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object per story")
+@pass_state
+def dupes(state: State, limit: int, site: str | None, as_json: bool) -> None:
+    """List stories archived more than once: the original and where and when each copy appeared."""
+    db = open_archive(state.config.database)
+    sql = ("SELECT cluster_id, COUNT(*) AS copies, MAX(first_seen) AS latest FROM articles"
+           " WHERE cluster_id IS NOT NULL GROUP BY cluster_id HAVING COUNT(*) > 1")
+    params: list[Any] = []
+    if site:
+        sql += " AND SUM(site = ?) > 0"
+        params.append(site)
+    clusters = list(db.query(sql + " ORDER BY latest DESC LIMIT ?", [*params, limit]))
+    for cluster in clusters:
+        members = cluster_members(db, cluster["cluster_id"])
+        original = next((m for m in members if m["duplicate_of"] is None), members[0])
+        if as_json:
+            click.echo(json.dumps({"story": cluster["cluster_id"], "original": original,
+                                   "copies": [m for m in members if m is not original]},
+                                  ensure_ascii=False))
+            continue
+        click.echo(f"story #{cluster['cluster_id']}: {original['title']}")
+        click.echo(f"  original  #{original['id']} {original['site']} {original['url']} ({_when(original)})")
+        for m in members:
+            if m is not original:
+                flag = " [withdrawn]" if m["status"] == "withdrawn" else ""
+                click.echo(f"  copy      #{m['id']} {m['site']} {m['url']} ({_when(m)}){flag}")
+    if not as_json:
+        click.echo(f"{len(clusters)} stor{'y' if len(clusters) == 1 else 'ies'} with copies", err=True)

@@ -1,0 +1,174 @@
+"""Near-duplicate detection: MinHash LSH over character shingles, kept in SQLite.
+
+Each article's MinHash signature and its LSH band keys are rows of the
+archive, written in the article's own transaction; a lookup is one indexed
+`IN (…)` query over the band keys. So the index survives restarts with
+nothing to rebuild, and it never disagrees with the articles it points at.
+
+Candidates from the bands are verified on the pair: the share of the shorter
+text's shingles found in the other one (reposts add headers and footers,
+mirrors lose characters, so containment, not equality, is what matters).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sqlite_utils
+from datasketch import MinHash, MinHashLSH
+
+SHINGLE = 3  # characters per shingle: Chinese words are 1–4 characters
+NUM_PERM = 192
+LSH_THRESHOLD = 0.35  # Jaccard around which the bands make two texts candidates
+VERIFY_OVERLAP = 0.7  # verified duplicate: ≥70% of the shorter text's shingles in the other
+MIN_CHARS = 60  # normalised characters below which a text takes no part in matching
+MAX_VERIFY = 20  # candidates verified per lookup, best estimated Jaccard first
+# a short item quoted inside a long roundup is not a copy of it: lengths must be comparable
+MIN_LENGTH_RATIO = 0.3
+
+
+@lru_cache(maxsize=1)
+def _lsh_shape() -> tuple[int, list[tuple[int, int]]]:
+    # datasketch chooses bands × rows for the threshold (minimising FP+FN weight)
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    return lsh.b, lsh.hashranges
+
+
+@lru_cache(maxsize=1)
+def _template() -> MinHash:
+    return MinHash(num_perm=NUM_PERM, seed=1)
+
+
+def _same(value: int) -> int:
+    return value
+
+
+def shingles(normalized: str) -> set[str]:
+    k = SHINGLE
+    return {normalized[i:i + k] for i in range(max(len(normalized) - k + 1, 0))}
+
+
+def shingle_hashes(normalized: str) -> np.ndarray:
+    """The text's distinct character shingles as 32-bit hashes, computed in numpy.
+
+    Code points (< 2**21) pack losslessly into one 63-bit number per shingle; a
+    fixed multiply-xorshift then spreads it to 32 bits, the same in every process.
+    """
+    cps = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    if len(cps) < SHINGLE:
+        return np.empty(0, dtype=np.uint64)
+    packed = np.zeros(len(cps) - SHINGLE + 1, dtype=np.uint64)
+    for offset in range(SHINGLE):
+        packed = (packed << np.uint64(21)) | cps[offset:len(cps) - SHINGLE + 1 + offset]
+    with np.errstate(over="ignore"):
+        packed = np.unique(packed) * np.uint64(0x9E3779B97F4A7C15)
+    return (packed ^ (packed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
+def signature(normalized: str) -> np.ndarray | None:
+    """MinHash of a normalised text, or None when it is too short to compare."""
+    if len(normalized) < MIN_CHARS:
+        return None
+    template = _template()
+    # the shingles arrive hashed already; datasketch applies its permutations
+    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,
+                scheme=template.scheme)
+    m.update_batch(shingle_hashes(normalized).tolist())
+    return m.hashvalues
+
+
+@lru_cache(maxsize=1)
+def _band_mixers() -> tuple[np.ndarray, np.ndarray]:
+    # fixed odd 64-bit multipliers: the keys must be the same in every process, forever
+    rng = np.random.Generator(np.random.PCG64(20240424))
+    b, ranges = _lsh_shape()
+    r = ranges[0][1] - ranges[0][0]
+    rows = rng.integers(1, 2**63, size=r, dtype=np.uint64) | np.uint64(1)
+    bands = rng.integers(1, 2**63, size=b, dtype=np.uint64)
+    return rows, bands
+
+
+def band_keys(sig: np.ndarray) -> list[int]:
+    """One signed 64-bit key per LSH band: the band's values mixed with its number."""
+    b, ranges = _lsh_shape()
+    r = ranges[0][1] - ranges[0][0]
+    rows, bands = _band_mixers()
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**64 is the point
+        keys = (sig[: b * r].astype(np.uint64).reshape(b, r) * rows).sum(axis=1, dtype=np.uint64) + bands
+        keys ^= keys >> np.uint64(31)
+        keys *= np.uint64(0x9E3779B97F4A7C15)
+        keys ^= keys >> np.uint64(29)
+    return keys.view(np.int64).tolist()
+
+
+def ensure_tables(db: sqlite_utils.Database) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS minhash (article_id INTEGER PRIMARY KEY, signature BLOB NOT NULL)")
+    # WITHOUT ROWID: the (key, article_id) primary key is the table, one B-tree lookup per band
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS lsh_bands (key INTEGER NOT NULL, article_id INTEGER NOT NULL,"
+        " PRIMARY KEY (key, article_id)) WITHOUT ROWID")
+
+
+def _load(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=_template().hashvalues.dtype)
+
+
+def remove(db: sqlite_utils.Database, article_id: int) -> None:
+    row = db.execute("SELECT signature FROM minhash WHERE article_id = ?", [article_id]).fetchone()
+    if row is None:
+        return
+    db.conn.executemany("DELETE FROM lsh_bands WHERE key = ? AND article_id = ?",
+                        [(k, article_id) for k in band_keys(_load(row[0]))])
+    db.execute("DELETE FROM minhash WHERE article_id = ?", [article_id])
+
+
+def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None) -> None:
+    """Index (or re-index) one article; call inside its transaction."""
+    remove(db, article_id)
+    if sig is None:
+        return
+    db.execute("INSERT INTO minhash (article_id, signature) VALUES (?, ?)", [article_id, sig.tobytes()])
+    db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
+                        [(k, article_id) for k in band_keys(sig)])
+
+
+def candidates(db: sqlite_utils.Database, sig: np.ndarray | None,
+               exclude: int | None = None) -> list[tuple[int, float]]:
+    """Articles sharing a band with `sig`: [(id, estimated Jaccard)], best first."""
+    if sig is None:
+        return []
+    keys = band_keys(sig)
+    marks = ",".join("?" * len(keys))
+    rows = db.execute(
+        f"SELECT m.article_id, m.signature FROM minhash m WHERE m.article_id IN"
+        f" (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))", keys).fetchall()
+    found = [(aid, float(np.mean(_load(blob) == sig))) for aid, blob in rows if aid != exclude]
+    found.sort(key=lambda pair: -pair[1])
+    return found[:MAX_VERIFY]
+
+
+def overlap(a: str, b: str) -> float:
+    """Share of the shorter text's shingles that occur in the other."""
+    sa, sb = shingles(a), shingles(b)
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / min(len(sa), len(sb))
+
+
+@dataclass
+class Match:
+    article_id: int
+    similarity: float
+    how: str  # exact | near
+
+
+def verify(normalized: str, other_normalized: str) -> float | None:
+    """The pair's similarity if it is a duplicate, else None."""
+    shorter, longer = sorted((len(normalized), len(other_normalized)))
+    if shorter < MIN_CHARS or shorter < MIN_LENGTH_RATIO * longer:
+        return None
+    score = overlap(normalized, other_normalized)
+    return score if score >= VERIFY_OVERLAP else None
