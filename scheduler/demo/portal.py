@@ -73,6 +73,11 @@ def build_site(outdir: Path, articles: list[dict] | None = None,
     return articles
 
 
+class PortalServer(http.server.ThreadingHTTPServer):
+    # the default listen backlog (5) drops connections when a crawler opens many at once
+    request_queue_size = 128
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - stdlib's name
         pass
@@ -82,7 +87,7 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 def serve(directory: Path) -> Iterator[str]:
     """Serve `directory` on a free 127.0.0.1 port; yields the base URL."""
     handler = functools.partial(QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = PortalServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
