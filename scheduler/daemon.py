@@ -46,6 +46,8 @@ KICK_DELAY = 1.0  # seconds between a run that found news and the outbox round i
 # how long a stop waits for Scrapy to wind down (downloads of cut runs may still hang)
 STOP_GRACE = 15.0
 ONCE_GRACE = 1.0
+# a long-lived process keeps a small page cache so its memory stays flat
+DAEMON_CACHE_MB = 2
 
 
 class AlreadyRunning(Exception):
@@ -129,7 +131,7 @@ class OutboxWorker:
     def _open(self) -> None:
         from storage.schema import open_archive
 
-        self.local.db = open_archive(self.config.database)
+        self.local.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
         self.local.db.execute("PRAGMA synchronous = NORMAL")
 
     def round(self, digests: list[str]) -> None:
@@ -206,7 +208,7 @@ class Daemon:
             # their debug lines can carry webhook tokens; ours are redacted
             logging.getLogger(noisy).setLevel(logging.WARNING)
         self.loop = asyncio.get_event_loop()
-        self.db = open_archive(self.config.database)
+        self.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
         # WAL + NORMAL: a commit no longer waits for fsync (which would stall the reactor on
         # every run start and finish); still atomic and safe against kill -9, and after a power
         # cut the last commits are re-crawled (outbox: at worst re-sent, with the same id)

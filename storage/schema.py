@@ -149,14 +149,18 @@ def _ensure(db: sqlite_utils.Database, name: str, columns: dict, pk: str, **kw) 
         table.add_column(column, kind)
 
 
-def open_archive(path: str | Path) -> sqlite_utils.Database:
-    """Open (creating or migrating) the archive at `path`, in WAL mode."""
+def open_archive(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
+    """Open (creating or migrating) the archive at `path`, in WAL mode.
+
+    `cache_mb` bounds SQLite's page cache for this connection: large for bulk
+    crawls (near-duplicate bands are looked up at random), small for a daemon
+    that should hold its memory flat.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 10000")
-    # the near-duplicate bands are looked up at random: give SQLite room to keep them cached
-    db.execute("PRAGMA cache_size = -65536")
+    db.execute(f"PRAGMA cache_size = -{int(cache_mb) * 1024}")
     db.enable_wal()
     # WAL + NORMAL: a commit is atomic and survives a crash of the process; only a power
     # cut may lose the last commits (never half of one). FULL would fsync every article.
