@@ -2,8 +2,10 @@
 
     python bench/daemon_cost.py [--sites 500] [--cycles 100]
 
-A separate process serves N small portal list pages on 127.0.0.1 (one per
-simulated site, nothing new on them: the idle case). The real daemon
+A separate process serves N small portals on 127.0.0.1 (a list page linking a
+few articles each). The warm-up cycle archives them; after it every check finds
+nothing new: the list answers 304 to the conditional request (or, with
+--no-304, lists only known articles). That is the idle case. The real daemon
 (scheduler.daemon.Daemon: APScheduler jobs on Scrapy's asyncio reactor, one
 long-lived crawler, run tracking in SQLite, an outbox round per cycle) runs in
 this process; each cycle sets every site job's next run to now and waits for
@@ -32,19 +34,45 @@ SERVER = textwrap.dedent("""
     import sys
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    ROWS = "".join(f'<li><a href="/notice/{n}.html">关于做好第{n}批人才工作的通知</a>'
-                   f'<span>2026-11-{n:02d}</span></li>' for n in range(1, 21))
+    ITEMS = int(sys.argv[1])
+    CONDITIONAL = sys.argv[2] == "1"
+    STAMP = "Wed, 18 Nov 2026 01:30:00 GMT"
+    PARA = "为进一步优化人才发展环境，县委组织部会同有关部门研究制定人才引进与培养若干措施。" * 6
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             site = self.path.split("/")[1]
-            body = (f'<html><head><meta charset="utf-8"><title>{site} 人才工作</title></head><body>'
-                    f'<ul class="newsList">{ROWS}</ul></body></html>').encode()
+            if CONDITIONAL and self.headers.get("If-Modified-Since") == STAMP:
+                self.send_response(304)
+                self.end_headers()
+                return
+            if "/content/" in self.path:
+                n = int(self.path.rsplit("_", 1)[1].split(".")[0]) % 1000
+                body = (f'<html><head><meta charset="utf-8"><title>{site}第{n}号通知</title></head>'
+                        f'<body><h1>{site}关于人才工作的第{n}号通知</h1>'
+                        f'<div class="info">发布时间：2026-11-{int(n):02d}</div>'
+                        f'<div class="TRS_Editor"><p>{site}{n}{PARA}</p></div></body></html>')
+            else:
+                # post ids are unique per host, as a CMS numbers them
+                base = int(site[1:]) * 1000
+                rows = "".join(f'<li><a href="/{site}/content/post_{base + n}.html">{site}第{n}号通知</a>'
+                               f'<span>2026-11-{n:02d}</span></li>' for n in range(1, ITEMS + 1))
+                body = (f'<html><head><meta charset="utf-8"><title>{site} 人才工作</title></head>'
+                        f'<body><ul class="newsList">{rows}</ul></body></html>')
+            data = body.encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Content-Length", str(len(data)))
+            if CONDITIONAL:
+                self.send_header("Last-Modified", STAMP)
             self.end_headers()
-            self.wfile.write(body)
+            self.wfile.write(data)
+
+        def do_POST(self):  # the bench's webhook: take the alert, say ok
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
 
         def log_message(self, *args):
             pass
@@ -74,6 +102,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=500)
     parser.add_argument("--cycles", type=int, default=100)
+    parser.add_argument("--items", type=int, default=3,
+                        help="articles listed per site (crawled once, in the warm-up cycle)")
+    parser.add_argument("--no-304", action="store_true",
+                        help="the server ignores If-Modified-Since: each check reads the list page")
     args = parser.parse_args()
 
     # an idle list page lists nothing new; keep the per-page "no article links" notice quiet
@@ -81,7 +113,9 @@ def main() -> None:
     from scheduler.config import parse_config
     from scheduler.daemon import Daemon
 
-    server = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(args.items), "0" if args.no_304 else "1"],
+        stdout=subprocess.PIPE, text=True)
     port = int(server.stdout.readline())
     workdir = Path(tempfile.mkdtemp(prefix="tw-bench-"))
     config = parse_config({
@@ -90,8 +124,10 @@ def main() -> None:
                   "concurrency_per_domain": 16},
         # the schedule is driven by the bench; jobs exist but would not fire on their own
         "daemon": {"every": "1d", "jitter": 0, "deliver_every": "1d"},
+        # each list links its articles; the warm-up cycle archives them, after which
+        # every check finds only known articles (or a 304): the idle case
         "sites": [{"name": f"site{i:03d}", "start_urls": [f"http://127.0.0.1:{port}/s{i}/index.html"],
-                   "article_pattern": r"/rcgz/content/post_\d+\.html$",  # nothing new listed: idle
+                   "article_pattern": r"/content/post_\d+\.html$", "revisit": None,
                    "max_list_pages": 1, "delay": 0} for i in range(args.sites)],
         "subscriptions": [{"name": "bench", "channels": [f"json://127.0.0.1:{port}/hook"]}],
     })
@@ -150,6 +186,12 @@ def main() -> None:
     if half:
         print(f"  RSS growth over the second half: {rss[-1] - rss[half]:+.1f} MB "
               f"({(rss[-1] - rss[half]) / (len(rss) - 1 - half) * 1024:+.1f} KB per cycle)")
+    import sqlite3
+
+    with sqlite3.connect(workdir / "bench.db") as db:
+        stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
+        not_modified = db.execute("SELECT coalesce(sum(not_modified), 0) FROM crawl_runs").fetchone()[0]
+    print(f"  articles archived in warm-up: {stored}; list answers 304 over the run: {not_modified}")
     print(f"  (archive {workdir / 'bench.db'}, pid {os.getpid()})")
 
 
