@@ -12,6 +12,7 @@ import sys
 import click
 
 from scheduler.config import Config, ConfigError, load_config, resolve_path
+from storage.schema import ArchiveError
 
 
 def _quiet_frameworks(record: logging.LogRecord) -> bool:
@@ -37,7 +38,20 @@ class State:
 pass_state = click.make_pass_decorator(State)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class TalentwatchGroup(click.Group):
+    """Turns an archive that cannot be opened into one clear line, for every command."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArchiveError as exc:
+            state = ctx.find_object(State)
+            where = f" (the `database` key of {state.config_path})" if state else ""
+            click.echo(f"error: {exc}{where}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=TalentwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="PATH", envvar="TALENTWATCH_CONFIG",
               help="config file (default ./config.yaml, or $TALENTWATCH_CONFIG)")
 @click.option("-v", "--verbose", count=True, help="more log output (-vv for debug)")

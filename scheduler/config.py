@@ -290,6 +290,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     file = resolve_path(path)
     try:
         text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: expected UTF-8 text (save the file as UTF-8)") from None
     except FileNotFoundError:
         raise ConfigError(f"{file}: config file not found") from None
     except OSError as exc:

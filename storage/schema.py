@@ -6,6 +6,7 @@ existing archive on open, so an old archive keeps working.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import sqlite_utils
@@ -149,6 +150,10 @@ def _ensure(db: sqlite_utils.Database, name: str, columns: dict, pk: str, **kw) 
         table.add_column(column, kind)
 
 
+class ArchiveError(Exception):
+    """The archive file cannot be opened or created; the message says which and why."""
+
+
 def open_archive(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
     """Open (creating or migrating) the archive at `path`, in WAL mode.
 
@@ -157,7 +162,14 @@ def open_archive(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
     that should hold its memory flat.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _open(path, cache_mb)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
+
+
+def _open(path: Path, cache_mb: int) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA busy_timeout = 10000")
     db.execute(f"PRAGMA cache_size = -{int(cache_mb) * 1024}")

@@ -88,3 +88,23 @@ def test_missing_config_file_is_named(tmp_path: Path) -> None:
 def test_shipped_example_config_is_valid() -> None:
     result = run_cli("validate", config=Path(__file__).parent.parent / "config.yaml")
     assert "ok" in result.stdout
+
+
+def test_config_saved_in_gbk_is_refused_clearly(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes("# 人才工作网站\nsites: []\n".encode("gbk"))
+    result = run_cli("validate", config=path, check=False)
+    assert result.returncode == 2
+    assert "expected UTF-8 text" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_archive_that_cannot_be_opened_names_the_database_key(tmp_path: Path) -> None:
+    (tmp_path / "archive.db").write_text("this is not an SQLite file\n" * 100)
+    path = write(tmp_path, "database: archive.db\nsites:\n  - name: county\n"
+                           "    start_urls: [http://127.0.0.1:9/]\n    article_pattern: x\n")
+    for command in (["search", "人才"], ["export"], ["crawl"]):
+        result = run_cli(*command, config=path, check=False)
+        assert result.returncode == 2, command
+        assert "cannot open the archive" in result.stderr
+        assert f"the `database` key of {path}" in result.stderr
+        assert "Traceback" not in result.stderr
