@@ -10,7 +10,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from concurrent.futures import Executor, ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -40,13 +42,46 @@ def _classify_job(article: Article, config: RelevanceConfig) -> Article:
     return article
 
 
-def worker_pool(crawler) -> Executor:
+class WorkerPool:
+    """Worker processes for the CPU-bound pipelines, renewed if one of them dies.
+
+    A worker killed mid-page (out of memory on a huge PDF, a crash in lxml)
+    breaks a ProcessPoolExecutor for good; a long-running daemon would then
+    drop every later page. The page that was running is retried once in a
+    fresh pool; if that breaks it too, it is the page's fault and it fails.
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.executor = self._new()
+
+    def _new(self) -> ProcessPoolExecutor:
+        # spawn, not fork: forking a process that runs a reactor is unsafe
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        for attempt in (1, 2):
+            executor = self.executor
+            try:
+                return await asyncio.wrap_future(executor.submit(fn, *args))
+            except BrokenProcessPool:
+                if executor is self.executor:  # first to notice: renew it
+                    log.warning("an extraction worker died; starting fresh workers")
+                    executor.shutdown(wait=False, cancel_futures=True)
+                    self.executor = self._new()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def shutdown(self) -> None:
+        self.executor.shutdown(cancel_futures=True)
+
+
+def worker_pool(crawler) -> WorkerPool:
     """One pool of worker processes per crawler, shared by the CPU-bound pipelines."""
     pool = getattr(crawler, "talentwatch_pool", None)
     if pool is None:
-        workers = crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS") or os.cpu_count() or 1
-        # spawn, not fork: forking a process that runs a reactor is unsafe
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        pool = WorkerPool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"))
         crawler.talentwatch_pool = pool
     return pool
 
@@ -61,7 +96,7 @@ class ExtractPipeline:
         return cls(crawler)
 
     def close_spider(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        self.pool.shutdown()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):
@@ -69,7 +104,7 @@ class ExtractPipeline:
         run = self.crawler.spider.tracker.get(item.site)
         profile = run.profile if run else get_profile(item.profile)
         try:
-            return await asyncio.wrap_future(self.pool.submit(_extract_job, item, profile))
+            return await self.pool.run(_extract_job, item, profile)
         except Exception as exc:  # a broken page is logged with its URL and skipped
             log.warning("extraction failed for %s: %s", item.url, exc)
             raise DropItem(f"{item.url}: extraction failed: {exc}") from exc
@@ -91,7 +126,7 @@ class RelevancePipeline:
         if not isinstance(item, Article):
             return item
         try:
-            return await asyncio.wrap_future(self.pool.submit(_classify_job, item, self.config))
+            return await self.pool.run(_classify_job, item, self.config)
         except Exception as exc:  # unscored is better than lost: store it, say so
             log.warning("relevance scoring failed for %s: %s", item.url, exc)
             return item

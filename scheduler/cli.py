@@ -16,7 +16,15 @@ from storage.schema import ArchiveError
 
 
 def _quiet_frameworks(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING or not record.name.startswith(("scrapy", "twisted"))
+    """Scrapy and Twisted: warnings and errors only, as one line (tracebacks with -vv)."""
+    if not record.name.startswith(("scrapy", "twisted")):
+        return True
+    if record.levelno < logging.WARNING:
+        return False
+    if record.exc_info:
+        # a refused connection or a timeout is news; its 40-line traceback is not
+        record.exc_info = record.exc_text = None
+    return True
 
 
 class State:

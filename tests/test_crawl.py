@@ -85,6 +85,7 @@ def test_unreachable_site_is_reported_and_others_still_crawl(tmp_path: Path, por
     assert result.returncode == 0
     assert "FAILED" in result.stdout
     assert "dead" in result.stderr and "Connection" in result.stderr
+    assert "Traceback" not in result.stderr  # one line per failure, not a stack
     assert len(export_jsonl(config)) == len(articles)
     db = sqlite3.connect(tmp_path / "archive.db")
     status = dict(db.execute("SELECT site, status FROM crawl_runs").fetchall())

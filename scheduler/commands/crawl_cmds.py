@@ -6,6 +6,7 @@ import sys
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from crawler.run import run_crawl, select_sites
@@ -55,9 +56,10 @@ def crawl_sites(state: State, site_names: tuple[str, ...], recheck: bool = False
     Console().print(summary_table(runs))
     for run in runs:
         for message in run.errors[:5]:
-            console.print(f"[yellow]{run.site.name}[/]: {message}", markup=True, highlight=False)
+            # site names and messages are scraped or user text: never markup
+            console.print(f"[yellow]{escape(run.site.name)}[/]: {escape(message)}", highlight=False)
         if len(run.errors) > 5:
-            console.print(f"{run.site.name}: … and {len(run.errors) - 5} more errors")
+            console.print(f"{escape(run.site.name)}: … and {len(run.errors) - 5} more errors")
     return runs
 
 

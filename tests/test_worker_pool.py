@@ -1,0 +1,46 @@
+"""Extraction workers that die are replaced: one lost worker never stops a long crawl."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+import pytest
+
+from crawler.pipelines import WorkerPool
+
+
+def die_once(marker: str) -> str:
+    """Kill this worker the first time (as an OOM kill would), work the second."""
+    path = Path(marker)
+    if not path.exists():
+        path.write_text("died")
+        os._exit(9)
+    return "extracted"
+
+
+def always_die(_: str) -> str:
+    os._exit(9)
+
+
+def test_a_dead_worker_is_replaced_and_the_page_retried(tmp_path: Path) -> None:
+    pool = WorkerPool(1)
+    try:
+        result = asyncio.run(pool.run(die_once, str(tmp_path / "marker")))
+        assert result == "extracted"
+        # and the pool goes on working for later pages
+        assert asyncio.run(pool.run(str.upper, "ok")) == "OK"
+    finally:
+        pool.shutdown()
+
+
+def test_a_page_that_kills_every_worker_fails_alone(tmp_path: Path) -> None:
+    pool = WorkerPool(1)
+    try:
+        with pytest.raises(BrokenProcessPool):
+            asyncio.run(pool.run(always_die, "x"))
+        assert asyncio.run(pool.run(str.upper, "next page")) == "NEXT PAGE"
+    finally:
+        pool.shutdown()
