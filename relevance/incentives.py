@@ -76,7 +76,9 @@ _LOWER_BEFORE = re.compile(r"(?:最低|不低于|不少于|至少)\s*$")
 _UPPER_AFTER = re.compile(r"^\s*(?:以内|以下|封顶)")
 _LOWER_AFTER = re.compile(r"^\s*以上")
 # a running total or a budget, not what one person is offered
-_TALLY = re.compile(r"累计|共计|合计|总计|总额|兑现|已发放|共发放|惠及|投入|总投资|筹集|设立")
+# (投入 before a percentage is the base of a share — 按研发投入20% — not a budget)
+_TALLY = re.compile(r"累计|共计|合计|总计|总额|兑现|已发放|共发放|惠及|总投资|筹集|设立"
+                    r"|投入(?!\s*\d+(?:\.\d+)?\s*[%％])")
 _SENTENCE_END = re.compile(r"[。；;！!？?\n]+")
 _CLAUSE_BREAK = re.compile(r"[，,：:]")
 
