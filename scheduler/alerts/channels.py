@@ -16,17 +16,11 @@ from urllib.parse import unquote, urlsplit
 
 import apprise
 
+from scheduler.alerts import chatbots, mail, webhook
+from scheduler.alerts.errors import ChannelError, DeliveryError, last_line
 from scheduler.alerts.render import Message
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ChannelError(Exception):
-    """A channel that cannot be used as configured (missing variable, bad URL)."""
-
-
-class DeliveryError(Exception):
-    """A send that failed; the message is safe to log (no secrets)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +73,6 @@ CHAT_SCHEMES = ("dingtalk", "wecombot", "feishu")
 
 def send(channel: Channel, message: Message) -> None:
     """Send `message` through `channel`; raises DeliveryError (redacted) or ChannelError."""
-    from scheduler.alerts import chatbots, mail, webhook
-
     url = channel.url()
     scheme = url.split("://", 1)[0].lower()
     try:
@@ -109,8 +101,3 @@ def _send_apprise(url: str, message: Message) -> None:
         ok = plugin.notify(body=message.text, title=message.subject)
     if not ok:
         raise DeliveryError(last_line(captured.getvalue()) or "Apprise reported a failure")
-
-
-def last_line(log_text: str) -> str:
-    lines = [line.split(" - ", 2)[-1] for line in log_text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""
