@@ -21,7 +21,7 @@ from scheduler.config import parse_config
 from storage.archive import save_article
 from storage.outbox import counts, iso, utcnow
 from storage.schema import open_archive
-from tests.test_alerts_support import Mailbox, Receiver, free_port
+from tests.test_alerts_support import Mailbox, free_port
 
 
 def article(n: int, talent: bool = True, site: str = "青禾组工网", **kw) -> Article:
@@ -40,21 +40,6 @@ def db(tmp_path):
     database = open_archive(tmp_path / "a.db")
     yield database
     database.close()
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_collect_marks_events_read_and_queues_once(db, receiver):
