@@ -3,14 +3,19 @@
 A channel is written in config as an Apprise URL in which `${VAR}` is replaced
 from the environment when a message is sent. The expanded URL is never logged
 or stored: the outbox and the logs know a channel only by its `label`
-(scheme and a hash of the unexpanded text), and error messages are redacted.
+(scheme and a hash of the unexpanded text), error messages are redacted, and
+while a channel sends, every log record loses that channel's secrets (the
+command line also keeps apprise, urllib3 and requests at WARNING).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -71,19 +76,55 @@ class Channel:
 CHAT_SCHEMES = ("dingtalk", "wecombot", "feishu")
 
 
+class _Redact(logging.Filter):
+    """Takes secrets out of every record a handler emits."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = text
+        for secret in self.secrets:
+            clean = clean.replace(secret, "****")
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+@contextmanager
+def redacting(channel: Channel) -> Iterator[None]:
+    """While sending: no log line, from any library, shows the channel's secrets."""
+    secrets = channel.secrets()
+    if not secrets:
+        yield
+        return
+    guard = _Redact(secrets)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(guard)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(guard)
+
+
 def send(channel: Channel, message: Message) -> None:
     """Send `message` through `channel`; raises DeliveryError (redacted) or ChannelError."""
     url = channel.url()
     scheme = url.split("://", 1)[0].lower()
     try:
-        if scheme in ("mailto", "mailtos"):
-            mail.send(url, message)
-        elif scheme in ("json", "jsons"):
-            webhook.send(url, message)
-        elif scheme in CHAT_SCHEMES:
-            chatbots.send(url, message)
-        else:
-            _send_apprise(url, message)
+        with redacting(channel):
+            if scheme in ("mailto", "mailtos"):
+                mail.send(url, message)
+            elif scheme in ("json", "jsons"):
+                webhook.send(url, message)
+            elif scheme in CHAT_SCHEMES:
+                chatbots.send(url, message)
+            else:
+                _send_apprise(url, message)
     except DeliveryError as exc:
         raise DeliveryError(channel.redact(str(exc))) from None
     except ChannelError as exc:

@@ -111,6 +111,8 @@ def send_test(config: Config, name: str) -> list[tuple[str, str | None]]:
         try:
             send(channel, message)
             results.append((channel.label, None))
+            log.info("%s → %s: test message sent", sub.name, channel.label)
         except (DeliveryError, ChannelError) as exc:
             results.append((channel.label, str(exc)))
+            log.warning("%s → %s: test message failed: %s", sub.name, channel.label, exc)
     return results
