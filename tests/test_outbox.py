@@ -157,7 +157,7 @@ def test_digest_groups_a_days_items_into_one_message(db, mailbox):
     collect(db, cfg)
     assert deliver_due(db, cfg).sent == 0  # held until the digest's time
     assert counts(db)["held"] == 3
-    shown = preview(db, cfg.subscriptions[0])
+    shown = preview(db, cfg, cfg.subscriptions[0])
     assert len(shown.items) == 3 and "== 人才引进（2）" in shown.text and "== 住房补贴（1）" in shown.text
     release(db, "早报")
     assert deliver_due(db, cfg).sent == 1
@@ -166,7 +166,7 @@ def test_digest_groups_a_days_items_into_one_message(db, mailbox):
     assert "摘要" in mail["Subject"] and "3 条" in mail["Subject"]
     assert text.index("人才引进（2）") < text.index("住房补贴（1）")
     assert all(f"第{n}号" in text for n in (1, 2, 3))
-    assert preview(db, cfg.subscriptions[0]) is None
+    assert preview(db, cfg, cfg.subscriptions[0]) is None
 
 
 def test_filters_pick_topics_regions_keywords_sites_scores_and_kinds(db, receiver):
@@ -227,3 +227,28 @@ def test_a_dead_channels_long_queue_holds_back_no_other_and_removed_channels_are
                                     "subscriptions": [{**dead, "name": "renamed"}, live]}), encoding="utf-8")
     status = CliRunner().invoke(main, ["--config", str(path), "status"])
     assert "orphaned: 152 row(s)" in status.output, status.output
+
+
+def test_digest_preview_right_after_a_crawl_shows_events_not_yet_collected(db, mailbox, tmp_path):
+    sub = {"name": "早报", "mode": "digest", "cron": "0 8 * * *", "channels": [mailbox.url]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"), "subscriptions": [sub]},
+                                   allow_unicode=True), encoding="utf-8")
+    cfg = config(sub)
+    save_article(db, article(1))
+    collect(db, cfg)  # one item already held for the digest
+    save_article(db, article(2))  # a crawl's news the outbox has not read yet
+    save_article(db, article(3, talent=False))
+    shown = CliRunner().invoke(main, ["--config", str(path), "digest", "--preview", "早报"])
+    assert shown.exit_code == 0, shown.output
+    assert "第1号" in shown.output and "第2号" in shown.output and "第3号" not in shown.output
+    assert "nothing waiting" not in shown.output
+    previewed = preview(db, cfg, cfg.subscriptions[0])
+    # the preview read nothing: the events are still collected, then sent as the digest it showed
+    assert collect(db, cfg) == 1
+    release(db, "早报")
+    assert deliver_due(db, cfg).sent == 1
+    (mail,) = mailbox.messages
+    assert mail["Message-ID"] == f"<{previewed.id}@talentwatch>"
+    text, _ = mailbox.parts(mail)
+    assert "第1号" in text and "第2号" in text

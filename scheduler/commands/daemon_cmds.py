@@ -158,7 +158,7 @@ def digest(state: State, preview: bool, subscription: str | None, html_path: Pat
     db = open_archive(config.database)
     htmls = []
     for sub in subs:
-        message = render_preview(db, sub)
+        message = render_preview(db, config, sub)
         if message is None:
             click.echo(f"{sub.name}: nothing waiting for the next digest")
             continue
