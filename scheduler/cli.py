@@ -14,6 +14,8 @@ import click
 from scheduler.config import Config, ConfigError, load_config, resolve_path
 from storage.schema import ArchiveError
 
+QUIET_ALWAYS = ("apprise", "urllib3", "requests")  # even at -vv
+
 
 def _quiet_frameworks(record: logging.LogRecord) -> bool:
     """Scrapy and Twisted: warnings and errors only, as one line (tracebacks with -vv)."""
@@ -73,6 +75,9 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
         # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
         for handler in logging.getLogger().handlers:
             handler.addFilter(_quiet_frameworks)
+    for noisy in QUIET_ALWAYS:
+        # their debug lines carry webhook URLs with tokens (?access_token=…); ours are redacted
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     ctx.obj = State(config_path)
 
 

@@ -204,9 +204,6 @@ class Daemon:
         from crawler.spider import PortalSpider, spider_settings
         from storage.schema import open_archive
 
-        for noisy in ("apprise", "urllib3", "requests"):
-            # their debug lines can carry webhook tokens; ours are redacted
-            logging.getLogger(noisy).setLevel(logging.WARNING)
         self.loop = asyncio.get_event_loop()
         self.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
         # WAL + NORMAL: a commit no longer waits for fsync (which would stall the reactor on

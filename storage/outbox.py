@@ -7,7 +7,9 @@ one message share a `message_id` derived from their keys, the subscription and
 the channel, so a message re-sent after a crash carries the same id.
 
 Rows move held -> queued -> sent; a failed send stays queued with a later
-`next_attempt`. Nothing here sends anything: scheduler.alerts does.
+`next_attempt`, and so does the rest of its channel's queue. Rows of a
+subscription or channel since removed from the config are kept (orphaned), not
+sent and not deleted. Nothing here sends anything: scheduler.alerts does.
 """
 
 from __future__ import annotations
@@ -83,12 +85,21 @@ def add_alerts(db: sqlite_utils.Database, subscription: str, channel: str, alert
         return 0
     message_id = None if held else message_id_for(subscription, channel, fresh)
     stamp = iso(now)
+    send_at = None if held else not_before(db, subscription, channel, now)
     db.conn.executemany(
         "INSERT INTO outbox (alert_key, event_id, article_id, cluster_id, kind, subscription, channel,"
         " message_id, status, attempts, next_attempt, created_at) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
         [(a.key, a.event_id, a.article_id, a.cluster_id, a.kind, subscription, channel, message_id,
-          HELD if held else QUEUED, None if held else stamp, stamp) for a in fresh.values()])
+          HELD if held else QUEUED, send_at, stamp) for a in fresh.values()])
     return len(fresh)
+
+
+def not_before(db: sqlite_utils.Database, subscription: str, channel: str, now: datetime) -> str:
+    """When a new message of a channel may go: now, or when its failing queue is retried,
+    so a channel that is down gets no extra attempts and keeps its messages in order."""
+    row = db.execute("SELECT max(next_attempt) FROM outbox WHERE subscription = ? AND channel = ?"
+                     " AND status = ? AND attempts > 0", [subscription, channel, QUEUED]).fetchone()
+    return max(iso(now), row[0] or "")
 
 
 # -- reading position ---------------------------------------------------------
@@ -118,7 +129,8 @@ def release_digest(db: sqlite_utils.Database, subscription: str, now: datetime) 
         message_id = message_id_for(subscription, channel, [f"digest:{k}" for _, k in entries])
         db.conn.executemany(
             "UPDATE outbox SET status = ?, message_id = ?, next_attempt = ? WHERE id = ?",
-            [(QUEUED, message_id, iso(now), row_id) for row_id, _ in entries])
+            [(QUEUED, message_id, not_before(db, subscription, channel, now), row_id)
+             for row_id, _ in entries])
         ids.append(message_id)
     return ids
 
@@ -139,12 +151,34 @@ class Pending:
     rows: list[dict[str, Any]]
 
 
-def due(db: sqlite_utils.Database, now: datetime, limit: int = 100) -> list[Pending]:
-    """Queued messages whose next attempt has come, oldest first."""
+Pair = tuple[str, str]  # (subscription, channel label)
+
+
+def _pairs_clause(pairs: Iterable[Pair]) -> tuple[str, list[str]]:
+    """SQL `(subscription, channel) IN (VALUES …)` for `pairs`, and its parameters."""
+    pairs = sorted(set(pairs))
+    if not pairs:
+        return "0", []
+    values = ", ".join("(?, ?)" for _ in pairs)
+    return f"(subscription, channel) IN (VALUES {values})", [v for pair in pairs for v in pair]
+
+
+def due(db: sqlite_utils.Database, now: datetime, pairs: Iterable[Pair], limit: int = 100) -> list[Pending]:
+    """Queued messages whose next attempt has come, for the (subscription, channel) `pairs`
+    still configured.
+
+    Taken round-robin: every pair's oldest message before any pair's second, so one
+    channel's long queue never crowds the others out of a round. Rows of pairs no
+    longer in the config stay where they are (see `orphaned`).
+    """
+    where, params = _pairs_clause(pairs)
     heads = db.execute(
-        "SELECT message_id, subscription, channel, max(attempts) FROM outbox"
-        " WHERE status = ? AND next_attempt <= ? GROUP BY message_id ORDER BY min(id) LIMIT ?",
-        [QUEUED, iso(now), limit]).fetchall()
+        "SELECT message_id, subscription, channel, attempts FROM ("
+        " SELECT message_id, subscription, channel, max(attempts) AS attempts, min(id) AS first,"
+        "  row_number() OVER (PARTITION BY subscription, channel ORDER BY min(id)) AS turn"
+        f" FROM outbox WHERE status = ? AND next_attempt <= ? AND {where} GROUP BY message_id)"
+        " ORDER BY turn, first LIMIT ?",
+        [QUEUED, iso(now), *params, limit]).fetchall()
     out = []
     for message_id, subscription, channel, attempts in heads:
         rows = list(db.query("SELECT * FROM outbox WHERE message_id = ? AND status = ? ORDER BY id",
@@ -159,10 +193,18 @@ def mark_sent(db: sqlite_utils.Database, message_id: str, now: datetime) -> None
                    " WHERE message_id = ? AND status = ?", [SENT, iso(now), message_id, QUEUED])
 
 
-def mark_failed(db: sqlite_utils.Database, message_id: str, error: str, retry_at: datetime) -> None:
+def mark_failed(db: sqlite_utils.Database, pending: Pending, error: str, retry_at: datetime) -> None:
+    """Record a failed send; every queued row of its (subscription, channel) waits until `retry_at`.
+
+    Deferring the whole channel, not just this message, keeps its other rows from
+    coming due (and filling `due`) while the channel is known to be down.
+    """
     with db.conn:
-        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?"
-                   " WHERE message_id = ? AND status = ?", [error[:500], iso(retry_at), message_id, QUEUED])
+        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?"
+                   " WHERE message_id = ? AND status = ?", [error[:500], pending.message_id, QUEUED])
+        db.execute("UPDATE outbox SET next_attempt = ? WHERE subscription = ? AND channel = ?"
+                   " AND status = ? AND next_attempt < ?",
+                   [iso(retry_at), pending.subscription, pending.channel, QUEUED, iso(retry_at)])
 
 
 def backoff(attempts: int, initial: float, maximum: float) -> timedelta:
@@ -170,12 +212,19 @@ def backoff(attempts: int, initial: float, maximum: float) -> timedelta:
     return timedelta(seconds=min(maximum, initial * 2 ** max(attempts - 1, 0)))
 
 
-def counts(db: sqlite_utils.Database) -> dict[str, int]:
-    """held / queued / failing (queued after a failed attempt) / sent row counts."""
+def counts(db: sqlite_utils.Database, pairs: Iterable[Pair] | None = None) -> dict[str, int]:
+    """held / queued / failing (queued after a failed attempt) / sent row counts; with the
+    configured `pairs`, also orphaned: held or queued rows of a channel no longer configured."""
     row = db.execute(
         "SELECT sum(status = 'held'), sum(status = 'queued'),"
         " sum(status = 'queued' AND attempts > 0), sum(status = 'sent') FROM outbox").fetchone()
-    return dict(zip(("held", "queued", "failing", "sent"), (v or 0 for v in row), strict=True))
+    out = dict(zip(("held", "queued", "failing", "sent"), (v or 0 for v in row), strict=True))
+    if pairs is not None:
+        where, params = _pairs_clause(pairs)
+        out["orphaned"] = db.execute(
+            f"SELECT count(*) FROM outbox WHERE status IN (?, ?) AND NOT {where}",
+            [HELD, QUEUED, *params]).fetchone()[0]
+    return out
 
 
 # -- the daemon's schedule ------------------------------------------------------

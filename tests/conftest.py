@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from scheduler.demo.portal import build_site, serve
+from tests.test_alerts_support import Mailbox, Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -61,3 +62,20 @@ def gbk_portal(tmp_path: Path) -> Iterator[tuple[str, list[dict]]]:
     articles = build_site(site, encoding="gbk")
     with serve(site) as base_url:
         yield base_url, articles
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, started."""
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real HTTP server on 127.0.0.1 that records the JSON posted to it."""
+    r = Receiver()
+    yield r
+    r.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from click.testing import CliRunner
 
+from scheduler.alerts.channels import Channel, redacting
 from scheduler.cli import main
-from tests.test_alerts_support import Mailbox, Receiver, write_config
+from tests.test_alerts_support import Mailbox, Receiver, cli, write_config
 
 
 def test_notify_test_reports_each_channel(tmp_path):
@@ -26,3 +29,30 @@ def test_notify_test_reports_each_channel(tmp_path):
     assert request["json"]["mode"] == "test"
     assert request["json"]["items"][0]["title"].startswith("talentwatch 测试")
     assert unknown.exit_code == 2 and "no subscription named 'nope'" in unknown.output
+
+
+def test_notify_test_at_debug_level_logs_no_channel_secret(tmp_path, receiver):
+    receiver.replies = [(200, {"errcode": 0, "errmsg": "ok"})]
+    env = {"DT_TOKEN": "tokSECRET4242", "DT_SECRET": "SECsign777777", "HOOK_PASS": "pwHOOK31337"}
+    channels = [f"dingtalk://${{DT_SECRET}}@${{DT_TOKEN}}/?endpoint=http://{receiver.base}/robot/send",
+                f"json://hook:${{HOOK_PASS}}@{receiver.base}/hook"]
+    config = write_config(tmp_path, [], [{"name": "ding", "channels": channels}])
+    result = cli(config, "-vv", "notify", "test", "ding", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "INFO scheduler.alerts.delivery: ding → dingtalk#" in result.stderr  # logging was on
+    # the secrets did go out to the receiver …
+    assert receiver.requests[0]["query"]["access_token"] == ["tokSECRET4242"]
+    assert len(receiver.requests) == 2
+    # … and appear nowhere in what the command printed or logged
+    for secret in env.values():
+        assert secret not in result.stdout + result.stderr
+
+
+def test_a_library_logging_a_secret_while_a_channel_sends_is_redacted(caplog, monkeypatch):
+    monkeypatch.setenv("TW_BOT_KEY", "key0123456789")
+    channel = Channel("wecombot://${TW_BOT_KEY}/")
+    with caplog.at_level(logging.DEBUG), redacting(channel):
+        logging.getLogger("urllib3.connectionpool").warning("POST /send?key=%s 200", "key0123456789")
+    logging.getLogger("urllib3.connectionpool").warning("after: key0123456789")
+    assert "POST /send?key=**** 200" in caplog.text
+    assert caplog.text.count("key0123456789") == 1  # only outside the send

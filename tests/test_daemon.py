@@ -9,12 +9,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 from tests.test_alerts_support import (
     TALENT_IDS,
     Mailbox,
-    Receiver,
     cli,
     demo_articles,
     portal,
@@ -24,13 +21,6 @@ from tests.test_alerts_support import (
     wait_for,
     write_config,
 )
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_smtp_down_then_back_delivers_once_and_secrets_stay_hidden(tmp_path, receiver):

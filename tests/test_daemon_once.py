@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.test_alerts_support import (
     TALENT_IDS,
-    Mailbox,
-    Receiver,
     cli,
     demo_articles,
     portal,
@@ -15,21 +11,6 @@ from tests.test_alerts_support import (
     site_config,
     write_config,
 )
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_three_talent_items_reach_mail_and_webhook_once(tmp_path, mailbox, receiver):

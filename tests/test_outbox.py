@@ -9,16 +9,19 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from crawler.items import Article
 from scheduler.alerts.collect import collect
-from scheduler.alerts.delivery import deliver_due, release
+from scheduler.alerts.delivery import configured_pairs, deliver_due, release
 from scheduler.alerts.digest import preview
+from scheduler.cli import main
 from scheduler.config import parse_config
 from storage.archive import save_article
-from storage.outbox import counts, utcnow
+from storage.outbox import counts, iso, utcnow
 from storage.schema import open_archive
-from tests.test_alerts_support import Mailbox, Receiver
+from tests.test_alerts_support import Mailbox, free_port
 
 
 def article(n: int, talent: bool = True, site: str = "青禾组工网", **kw) -> Article:
@@ -37,21 +40,6 @@ def db(tmp_path):
     database = open_archive(tmp_path / "a.db")
     yield database
     database.close()
-
-
-@pytest.fixture
-def mailbox():
-    box = Mailbox()
-    box.start()
-    yield box
-    box.stop()
-
-
-@pytest.fixture
-def receiver():
-    r = Receiver()
-    yield r
-    r.close()
 
 
 def test_collect_marks_events_read_and_queues_once(db, receiver):
@@ -169,7 +157,7 @@ def test_digest_groups_a_days_items_into_one_message(db, mailbox):
     collect(db, cfg)
     assert deliver_due(db, cfg).sent == 0  # held until the digest's time
     assert counts(db)["held"] == 3
-    shown = preview(db, cfg.subscriptions[0])
+    shown = preview(db, cfg, cfg.subscriptions[0])
     assert len(shown.items) == 3 and "== 人才引进（2）" in shown.text and "== 住房补贴（1）" in shown.text
     release(db, "早报")
     assert deliver_due(db, cfg).sent == 1
@@ -178,7 +166,7 @@ def test_digest_groups_a_days_items_into_one_message(db, mailbox):
     assert "摘要" in mail["Subject"] and "3 条" in mail["Subject"]
     assert text.index("人才引进（2）") < text.index("住房补贴（1）")
     assert all(f"第{n}号" in text for n in (1, 2, 3))
-    assert preview(db, cfg.subscriptions[0]) is None
+    assert preview(db, cfg, cfg.subscriptions[0]) is None
 
 
 def test_filters_pick_topics_regions_keywords_sites_scores_and_kinds(db, receiver):
@@ -202,3 +190,65 @@ def test_filters_pick_topics_regions_keywords_sites_scores_and_kinds(db, receive
     got = {r["subscription"]: r["article_id"] for r in db.query("SELECT * FROM outbox")}
     by_url = {r["id"]: int(r["url"].split("_")[1].split(".")[0]) for r in db.query("SELECT * FROM articles")}
     assert {k: by_url[v] for k, v in got.items()} == {"n0": 1, "n1": 2, "n2": 2, "n3": 1, "n4": 1, "n5": 3}
+
+
+def test_a_dead_channels_long_queue_holds_back_no_other_and_removed_channels_are_kept(db, receiver, tmp_path):
+    dead = {"name": "dead", "channels": [f"json://127.0.0.1:{free_port()}/"]}  # connection refused
+    live = {"name": "live", "channels": [f"json://{receiver.base}/"]}
+    for n in range(150):  # a long outage: one message per round piles up for the dead channel
+        save_article(db, article(n))
+        collect(db, config(dead))
+    cfg = config(dead, live, retry_initial=60)
+    save_article(db, article(150))
+    collect(db, cfg)
+    assert counts(db)["queued"] == 151 + 151
+    first = deliver_due(db, cfg)
+    assert (first.sent, first.failed) == (1, 1)
+    assert len(receiver.requests) == 1 and len(receiver.requests[0]["json"]["items"]) == 151
+    # the whole dead queue waits for the retry, not just the message that failed
+    assert db.execute("SELECT count(*) FROM outbox WHERE subscription = 'dead' AND next_attempt <= ?",
+                      [iso(utcnow())]).fetchone()[0] == 0
+    save_article(db, article(151))
+    collect(db, cfg)
+    second = deliver_due(db, cfg)
+    assert (second.sent, second.failed) == (1, 0) and len(receiver.requests) == 2
+    assert deliver_due(db, cfg, now=utcnow() + timedelta(seconds=61)).failed == 1  # retried after backoff
+    # the dead subscription renamed: its rows are kept, counted as orphaned, and clog nothing
+    renamed = config({**dead, "name": "renamed"}, live)
+    assert counts(db, configured_pairs(renamed))["orphaned"] == 152
+    save_article(db, article(152))
+    collect(db, renamed)
+    later = deliver_due(db, renamed, now=utcnow() + timedelta(days=1))
+    assert (later.sent, later.failed) == (1, 1)  # live's news, and renamed's first (same dead URL)
+    assert db.execute("SELECT count(*) FROM outbox WHERE subscription = 'dead' AND status = 'queued'"
+                      ).fetchone()[0] == 152
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"),
+                                    "subscriptions": [{**dead, "name": "renamed"}, live]}), encoding="utf-8")
+    status = CliRunner().invoke(main, ["--config", str(path), "status"])
+    assert "orphaned: 152 row(s)" in status.output, status.output
+
+
+def test_digest_preview_right_after_a_crawl_shows_events_not_yet_collected(db, mailbox, tmp_path):
+    sub = {"name": "早报", "mode": "digest", "cron": "0 8 * * *", "channels": [mailbox.url]}
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"), "subscriptions": [sub]},
+                                   allow_unicode=True), encoding="utf-8")
+    cfg = config(sub)
+    save_article(db, article(1))
+    collect(db, cfg)  # one item already held for the digest
+    save_article(db, article(2))  # a crawl's news the outbox has not read yet
+    save_article(db, article(3, talent=False))
+    shown = CliRunner().invoke(main, ["--config", str(path), "digest", "--preview", "早报"])
+    assert shown.exit_code == 0, shown.output
+    assert "第1号" in shown.output and "第2号" in shown.output and "第3号" not in shown.output
+    assert "nothing waiting" not in shown.output
+    previewed = preview(db, cfg, cfg.subscriptions[0])
+    # the preview read nothing: the events are still collected, then sent as the digest it showed
+    assert collect(db, cfg) == 1
+    release(db, "早报")
+    assert deliver_due(db, cfg).sent == 1
+    (mail,) = mailbox.messages
+    assert mail["Message-ID"] == f"<{previewed.id}@talentwatch>"
+    text, _ = mailbox.parts(mail)
+    assert "第1号" in text and "第2号" in text

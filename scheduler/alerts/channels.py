@@ -3,30 +3,29 @@
 A channel is written in config as an Apprise URL in which `${VAR}` is replaced
 from the environment when a message is sent. The expanded URL is never logged
 or stored: the outbox and the logs know a channel only by its `label`
-(scheme and a hash of the unexpanded text), and error messages are redacted.
+(scheme and a hash of the unexpanded text), error messages are redacted, and
+while a channel sends, every log record loses that channel's secrets (the
+command line also keeps apprise, urllib3 and requests at WARNING).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import apprise
 
+from scheduler.alerts import chatbots, mail, webhook
+from scheduler.alerts.errors import ChannelError, DeliveryError, last_line
 from scheduler.alerts.render import Message
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-class ChannelError(Exception):
-    """A channel that cannot be used as configured (missing variable, bad URL)."""
-
-
-class DeliveryError(Exception):
-    """A send that failed; the message is safe to log (no secrets)."""
 
 
 @dataclass(frozen=True)
@@ -77,21 +76,55 @@ class Channel:
 CHAT_SCHEMES = ("dingtalk", "wecombot", "feishu")
 
 
+class _Redact(logging.Filter):
+    """Takes secrets out of every record a handler emits."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = text
+        for secret in self.secrets:
+            clean = clean.replace(secret, "****")
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+@contextmanager
+def redacting(channel: Channel) -> Iterator[None]:
+    """While sending: no log line, from any library, shows the channel's secrets."""
+    secrets = channel.secrets()
+    if not secrets:
+        yield
+        return
+    guard = _Redact(secrets)
+    handlers = list(logging.getLogger().handlers)
+    for handler in handlers:
+        handler.addFilter(guard)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(guard)
+
+
 def send(channel: Channel, message: Message) -> None:
     """Send `message` through `channel`; raises DeliveryError (redacted) or ChannelError."""
-    from scheduler.alerts import chatbots, mail, webhook
-
     url = channel.url()
     scheme = url.split("://", 1)[0].lower()
     try:
-        if scheme in ("mailto", "mailtos"):
-            mail.send(url, message)
-        elif scheme in ("json", "jsons"):
-            webhook.send(url, message)
-        elif scheme in CHAT_SCHEMES:
-            chatbots.send(url, message)
-        else:
-            _send_apprise(url, message)
+        with redacting(channel):
+            if scheme in ("mailto", "mailtos"):
+                mail.send(url, message)
+            elif scheme in ("json", "jsons"):
+                webhook.send(url, message)
+            elif scheme in CHAT_SCHEMES:
+                chatbots.send(url, message)
+            else:
+                _send_apprise(url, message)
     except DeliveryError as exc:
         raise DeliveryError(channel.redact(str(exc))) from None
     except ChannelError as exc:
@@ -109,8 +142,3 @@ def _send_apprise(url: str, message: Message) -> None:
         ok = plugin.notify(body=message.text, title=message.subject)
     if not ok:
         raise DeliveryError(last_line(captured.getvalue()) or "Apprise reported a failure")
-
-
-def last_line(log_text: str) -> str:
-    lines = [line.split(" - ", 2)[-1] for line in log_text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else ""

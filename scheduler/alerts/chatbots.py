@@ -26,6 +26,7 @@ from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
 
+from scheduler.alerts.errors import ChannelError, DeliveryError
 from scheduler.alerts.render import Message
 
 TIMEOUT = 15
@@ -62,8 +63,6 @@ def fit(text: str, limit: int) -> str:
 
 def request_for(url: str, message: Message) -> tuple[str, dict[str, Any]]:
     """(POST address, JSON body) for a bot URL."""
-    from scheduler.alerts.channels import ChannelError
-
     scheme = url.split("://", 1)[0].lower()
     plugin = {"dingtalk": NotifyDingTalk, "wecombot": NotifyWeComBot, "feishu": NotifyFeishu}[scheme]
     args = plugin.parse_url(url)
@@ -86,8 +85,6 @@ def request_for(url: str, message: Message) -> tuple[str, dict[str, Any]]:
 
 
 def send(url: str, message: Message) -> None:
-    from scheduler.alerts.channels import DeliveryError
-
     address, body = request_for(url, message)
     scheme = url.split("://", 1)[0].lower()
     try:

@@ -14,7 +14,7 @@ import sqlite_utils
 
 from scheduler.alerts.channels import Channel
 from scheduler.alerts.filters import matches
-from scheduler.config import Config
+from scheduler.config import Config, Subscription
 from storage.archive import transaction
 from storage.outbox import Alert, add_alerts, alert_key, cursors, iso, set_cursor, utcnow
 
@@ -36,6 +36,27 @@ def _start_position(db: sqlite_utils.Database, backlog: float, now: datetime) ->
     return row[0] or 0
 
 
+def _alerts(sub: Subscription, events: list[dict], after: int) -> list[Alert]:
+    """The alerts a subscription takes from `events` newer than its position `after`."""
+    return [Alert(alert_key(e["kind"], e["article_id"], e["cluster_id"], e["version"]),
+                  e["event_id"], e["article_id"], e["cluster_id"], e["kind"])
+            for e in events if e["event_id"] > after and matches(sub.filter, e)]
+
+
+def _events(db: sqlite_utils.Database, after: int, top: int) -> list[dict]:
+    return [dict(r) for r in db.query(EVENT_ROWS, [after, top])] if top > after else []
+
+
+def unread(db: sqlite_utils.Database, config: Config, sub: Subscription,
+           now: datetime | None = None) -> list[Alert]:
+    """What `collect` would take for `sub` now, without taking it (nothing is written)."""
+    now = now or utcnow()
+    known = cursors(db)
+    after = known[sub.name] if sub.name in known else _start_position(db, config.daemon.backlog, now)
+    top = db.execute("SELECT max(id) FROM events").fetchone()[0] or 0
+    return _alerts(sub, _events(db, after, top), after)
+
+
 def collect(db: sqlite_utils.Database, config: Config, now: datetime | None = None) -> int:
     """Match unread events against every subscription; returns outbox rows added."""
     now = now or utcnow()
@@ -51,14 +72,9 @@ def collect(db: sqlite_utils.Database, config: Config, now: datetime | None = No
         known = cursors(db)
         start = {s.name: known[s.name] if s.name in known else _start_position(db, config.daemon.backlog, now)
                  for s in subs}
-        events = [dict(r) for r in db.query(EVENT_ROWS, [min(start.values()), top])] \
-            if top > min(start.values()) else []
+        events = _events(db, min(start.values()), top)
         for sub in subs:
-            alerts = [
-                Alert(alert_key(e["kind"], e["article_id"], e["cluster_id"], e["version"]),
-                      e["event_id"], e["article_id"], e["cluster_id"], e["kind"])
-                for e in events if e["event_id"] > start[sub.name] and matches(sub.filter, e)
-            ]
+            alerts = _alerts(sub, events, start[sub.name])
             for template in sub.channels:
                 added += add_alerts(db, sub.name, Channel(template).label, alerts,
                                     held=sub.mode == "digest", now=now)

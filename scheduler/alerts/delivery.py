@@ -3,8 +3,10 @@
 Each message is sent after the transaction that queued it has committed, and
 its outcome is recorded right after the send: a crash in between can only
 cause a re-send, which carries the same message id. A failed message is
-retried with exponential backoff; a channel that failed is skipped for the
-rest of the round, so it never holds back the others.
+retried with exponential backoff, and the rest of its channel's queue waits
+with it; a round takes every channel's oldest message first, so a channel with
+a long queue (a day-long SMTP outage) never holds back the others. Rows of a
+subscription or channel no longer in the config are left alone.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from scheduler.alerts.channels import Channel, ChannelError, DeliveryError, send
 from scheduler.alerts.render import Item, Message, load_items, render
 from scheduler.config import Config, Subscription
 from storage.archive import transaction
-from storage.outbox import backoff, due, mark_failed, mark_sent, release_digest, utcnow
+from storage.outbox import Pair, backoff, due, mark_failed, mark_sent, release_digest, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,11 @@ def _channel(sub: Subscription, label: str) -> Channel | None:
     return None
 
 
+def configured_pairs(config: Config) -> set[Pair]:
+    """(subscription, channel label) of every channel in the config."""
+    return {(sub.name, Channel(template).label) for sub in config.subscriptions for template in sub.channels}
+
+
 def release(db: sqlite_utils.Database, subscription: str, now: datetime | None = None) -> list[str]:
     """Queue a digest subscription's held items as one message per channel."""
     with transaction(db):
@@ -55,21 +62,21 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
     report = Report()
     subs = {s.name: s for s in config.subscriptions}
     broken: set[tuple[str, str]] = set()  # (subscription, channel) that failed this round
-    for pending in due(db, now):
+    for pending in due(db, now, configured_pairs(config)):
         if stop is not None and stop():
             break
         key = (pending.subscription, pending.channel)
         sub = subs.get(pending.subscription)
         channel = _channel(sub, pending.channel) if sub else None
         if channel is None or key in broken:
-            continue  # channel gone from config (kept, not lost) or already failing now
+            continue  # already failed this round (its rows were deferred with it)
         message = render(pending.message_id, sub.name, sub.mode, load_items(db, pending.rows), now)
         try:
             send(channel, message)
         except (DeliveryError, ChannelError) as exc:
             retry_at = now + backoff(pending.attempts + 1, config.daemon.retry_initial,
                                           config.daemon.retry_max)
-            mark_failed(db, pending.message_id, str(exc), retry_at)
+            mark_failed(db, pending, str(exc), retry_at)
             broken.add(key)
             report.failed += 1
             report.errors.append(f"{sub.name} → {channel.label}: {exc}")
@@ -104,6 +111,8 @@ def send_test(config: Config, name: str) -> list[tuple[str, str | None]]:
         try:
             send(channel, message)
             results.append((channel.label, None))
+            log.info("%s → %s: test message sent", sub.name, channel.label)
         except (DeliveryError, ChannelError) as exc:
             results.append((channel.label, str(exc)))
+            log.warning("%s → %s: test message failed: %s", sub.name, channel.label, exc)
     return results

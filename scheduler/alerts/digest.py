@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 import sqlite_utils
 
+from scheduler.alerts.channels import Channel
+from scheduler.alerts.collect import unread
 from scheduler.alerts.render import Message, load_items, render
-from scheduler.config import Subscription
-from storage.outbox import held_rows, message_id_for, utcnow
+from scheduler.config import Config, Subscription
+from storage.outbox import already_alerted, held_rows, message_id_for, utcnow
 
 
-def preview(db: sqlite_utils.Database, sub: Subscription) -> Message | None:
-    """The next digest as it stands now (from the first channel's held items), or None."""
-    from scheduler.alerts.channels import Channel
+def preview(db: sqlite_utils.Database, config: Config, sub: Subscription,
+            now: datetime | None = None) -> Message | None:
+    """The next digest as it stands now (for the first channel), or None.
 
+    It holds the items already held for the digest and those whose events the
+    outbox has not read yet (right after a crawl); reading nothing, it marks
+    nothing read.
+    """
+    now = now or utcnow()
     label = Channel(sub.channels[0]).label
-    rows = [r for r in held_rows(db, sub.name) if r["channel"] == label]
+    rows: list[dict[str, Any]] = [r for r in held_rows(db, sub.name) if r["channel"] == label]
+    waiting = unread(db, config, sub, now) if sub.mode == "digest" else []
+    seen = {r["alert_key"] for r in rows} | already_alerted(db, sub.name, label, [a.key for a in waiting])
+    for alert in waiting:
+        if alert.key not in seen:
+            seen.add(alert.key)
+            rows.append({"alert_key": alert.key, "article_id": alert.article_id,
+                         "cluster_id": alert.cluster_id, "kind": alert.kind})
     if not rows:
         return None
     message_id = message_id_for(sub.name, label, [f"digest:{r['alert_key']}" for r in rows])
-    return render(message_id, sub.name, "digest", load_items(db, rows), utcnow())
+    return render(message_id, sub.name, "digest", load_items(db, rows), now)

@@ -16,6 +16,7 @@ import apprise
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.email.smtp import SMTP_EXCEPTIONS, AppriseSMTPController
 
+from scheduler.alerts.errors import ChannelError, DeliveryError
 from scheduler.alerts.render import Message
 
 
@@ -39,8 +40,6 @@ def compose(plugin: NotifyEmail, message: Message) -> EmailMessage:
 
 
 def send(url: str, message: Message) -> None:
-    from scheduler.alerts.channels import ChannelError, DeliveryError
-
     plugin = apprise.Apprise.instantiate(url)
     if not isinstance(plugin, NotifyEmail):
         raise ChannelError("not a valid mailto:// URL")

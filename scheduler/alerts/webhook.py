@@ -9,12 +9,11 @@ from __future__ import annotations
 import apprise
 from apprise.plugins.custom_json import NotifyJSON
 
+from scheduler.alerts.errors import ChannelError, DeliveryError, last_line
 from scheduler.alerts.render import Message
 
 
 def send(url: str, message: Message) -> None:
-    from scheduler.alerts.channels import ChannelError, DeliveryError, last_line
-
     args = NotifyJSON.parse_url(url)
     if not args:
         raise ChannelError("not a valid json:// URL")

@@ -54,6 +54,7 @@ def run_cmd(state: State, once: bool) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Per site: last run, counts, errors, next run; the outbox's queue."""
+    from scheduler.alerts.delivery import configured_pairs
     from scheduler.daemon import DaemonLock
 
     config = state.config
@@ -73,7 +74,7 @@ def status(state: State, as_json: bool) -> None:
             "errors": last["errors"] if last else None, "last_error": errors[-1] if errors else None,
             "next_run": jobs.get(f"site:{site.name}", (None, None))[0],
         })
-    outbox = counts(db)
+    outbox = counts(db, configured_pairs(config))
     failing = list(db.query(
         "SELECT subscription, channel, count(*) AS n, max(attempts) AS attempts, max(last_error) AS error,"
         " min(next_attempt) AS next_attempt FROM outbox WHERE status = 'queued' AND attempts > 0"
@@ -103,6 +104,9 @@ def status(state: State, as_json: bool) -> None:
             console.print(f"  {s['site']}: {s['last_error']}", highlight=False, markup=False)
     console.print(f"outbox: {outbox['queued']} queued ({outbox['failing']} failing), "
                   f"{outbox['held']} held for digests, {outbox['sent']} sent", highlight=False)
+    if outbox["orphaned"]:
+        console.print(f"  orphaned: {outbox['orphaned']} row(s) of subscriptions or channels no longer "
+                      "in the config (kept, not sent)", highlight=False)
     for f in failing:
         console.print(f"  failing: {f['subscription']} → {f['channel']}: {f['n']} row(s), "
                       f"{f['attempts']} attempt(s), next {_local(f['next_attempt'])}: {f['error']}",
@@ -154,7 +158,7 @@ def digest(state: State, preview: bool, subscription: str | None, html_path: Pat
     db = open_archive(config.database)
     htmls = []
     for sub in subs:
-        message = render_preview(db, sub)
+        message = render_preview(db, config, sub)
         if message is None:
             click.echo(f"{sub.name}: nothing waiting for the next digest")
             continue
