@@ -240,6 +240,9 @@ class _Parser:
         if kind in ("OR", "AND"):
             raise QueryError(f"{kind} needs a word or phrase on both sides")
         if kind in (None, ")"):
+            previous = self.tokens[self.pos - 1][0] if self.pos else None
+            if previous == "(":  # `(` at the end: `)` right after it is caught as empty parentheses
+                raise QueryError("unbalanced parenthesis: a '(' is never closed")
             raise QueryError(f"{after} needs a word or phrase on both sides" if self.pos
                              else "unbalanced parenthesis: a ')' has no matching '('")
         children = [self.unary()]

@@ -172,6 +172,9 @@ def test_and_or_not_and_phrases(archive):
     ("NOT 人才", "only excludes"),
     ("OR 人才", "OR needs"),
     ("(人才", "never closed"),
+    ("(", "unbalanced parenthesis: a '\\(' is never closed"),
+    ("人才 (", "unbalanced parenthesis: a '\\(' is never closed"),
+    ("人才 OR (", "unbalanced parenthesis"),
     ("人才)", "no matching"),
     ("***", "nothing to search for"),
     ("   ", "empty"),
@@ -367,8 +370,24 @@ def test_cli_search_with_filters_and_json(config):
     assert ARTICLES[2]["url"] in run_cli(config, "search", "安家补贴", "--all-reposts").stdout
 
 
+def test_cli_minus_words_need_no_quotes(config):
+    db = open_archive(config.parent / "archive.db")
+    wanted = oracle(db, all_of=["人才"], none_of=["补贴"])
+    assert wanted and wanted != oracle(db, all_of=["人才"])
+    expected = {r["url"] for r in db.query("SELECT id, url FROM articles") if r["id"] in wanted}
+    for args in (["人才", "-补贴", "--all-reposts", "--json"],
+                 ["--all-reposts", "--json", "--", "人才", "-补贴"],
+                 ["人才", "--all-reposts", "-补贴", "--json"],
+                 ["人才 -补贴", "--all-reposts", "--json"]):
+        result = run_cli(config, "search", *args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert {json.loads(line)["url"] for line in result.stdout.splitlines()} == expected, args
+
+
 @pytest.mark.parametrize("args, message", [
     (["search", '"人才'], "unbalanced quote"),
+    (["search", "("], "unbalanced parenthesis"),
+    (["search", "人才", "--sinse", "2024"], "no such option: --sinse"),
     (["search", "人才 NOT"], "NOT must be followed"),
     (["search", "NOT 人才"], "only excludes"),
     (["search", "人才", "--since", "yesterday"], "--since expects a date"),
