@@ -6,8 +6,10 @@ and `talentwatch export` select exactly the same articles for the same options.
 
 from __future__ import annotations
 
+import calendar
 import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 # a date prefix: 2024, 2024-03 or 2024-03-05
@@ -18,12 +20,32 @@ class FilterError(ValueError):
     """A filter value that cannot be used; the message names the option."""
 
 
+def first_day(value: str) -> date:
+    """The first day a date prefix (2024, 2024-03, 2024-03-05) covers; ValueError if none."""
+    return date.fromisoformat((value + "-01-01")[:10])
+
+
+def last_day(value: str) -> date:
+    """The last day a date prefix covers; ValueError if it names no real day."""
+    if len(value) == 10:
+        return date.fromisoformat(value)
+    year, month = int(value[:4]), int(value[5:7]) if len(value) == 7 else 12
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
 def _check_date(option: str, value: str | None) -> str | None:
     if value is None:
         return None
     value = value.strip()
+    expected = f"{option} expects a date like 2024-03-05, 2024-03 or 2024, got {value!r}"
     if not _DATE.match(value):
-        raise FilterError(f"{option} expects a date like 2024-03-05, 2024-03 or 2024, got {value!r}")
+        raise FilterError(expected)
+    # the pattern lets through 2024-13, 2024-02-30 and year 0000: the calendar decides
+    try:
+        first_day(value)
+        last_day(value)
+    except ValueError:
+        raise FilterError(f"{expected}, which is not a real date") from None
     return value
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import sqlite_utils
 
-from storage.filters import Filters
+from storage.filters import Filters, first_day, last_day
 
 # runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
 _RUN = re.compile(r"[^\W_]+")
@@ -240,6 +240,9 @@ class _Parser:
         if kind in ("OR", "AND"):
             raise QueryError(f"{kind} needs a word or phrase on both sides")
         if kind in (None, ")"):
+            previous = self.tokens[self.pos - 1][0] if self.pos else None
+            if previous == "(":  # `(` at the end: `)` right after it is caught as empty parentheses
+                raise QueryError("unbalanced parenthesis: a '(' is never closed")
             raise QueryError(f"{after} needs a word or phrase on both sides" if self.pos
                              else "unbalanced parenthesis: a ')' has no matching '('")
         children = [self.unary()]
@@ -365,22 +368,10 @@ def highlight(text: str, pattern: re.Pattern | None, mark: tuple[str, str] = ("[
 
 # ---- searching ------------------------------------------------------------------------
 
-def _first_day(value: str) -> date:
-    return date.fromisoformat((value + "-01-01")[:10])
-
-
-def _last_day(value: str) -> date:
-    if len(value) == 10:
-        return date.fromisoformat(value)
-    year, month = int(value[:4]), int(value[5:7]) if len(value) == 7 else 12
-    following = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    return following.fromordinal(following.toordinal() - 1)
-
-
 def _key_range(filters: Filters) -> tuple[int, int]:
     """The index keys a --since/--until can match (a superset: the SQL filter decides)."""
-    lo = _first_day(filters.since).toordinal() << _ID_BITS if filters.since else 0
-    hi = ((_last_day(filters.until).toordinal() + 1) << _ID_BITS) - 1 if filters.until else 2**63 - 1
+    lo = first_day(filters.since).toordinal() << _ID_BITS if filters.since else 0
+    hi = ((last_day(filters.until).toordinal() + 1) << _ID_BITS) - 1 if filters.until else 2**63 - 1
     return lo, hi
 
 

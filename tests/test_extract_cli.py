@@ -39,6 +39,14 @@ def portal(tmp_path_factory):
         "△东溪县建立在外人才信息库。东溪县收录各类在外人才1800余名，定期寄送家乡发展简报，促成回乡投资项目9个。（东溪县委组织部）",
         "△南塘区推行人才服务卡。南塘区向重点人才发放服务卡，持卡人在政务大厅享受优先办理等服务，已发卡260张。（南塘区委人才办）",
     ]))
+    # a web page linking a PDF on the machine running extract, beside one of its own
+    private = tmp_path_factory.mktemp("private") / "工资表.pdf"
+    private.write_bytes(cjk_pdf(["内部资料", "机密：这是一份不应被读出的本地文件"]))
+    (root / "rcgz" / "leak.html").write_text(
+        "<html><head><title>人才公寓申请指南</title></head><body><div class='zw'>"
+        "<p>　　人才公寓申请材料清单和申请表请见附件，符合条件的人才可向所在单位提交申请。</p>"
+        f"<p><a href='{private.as_uri()}'>申请表.pdf</a> <a href='zgxx12.pdf'>材料清单.pdf</a></p>"
+        "</div></body></html>", encoding="utf-8")
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     handler.log_message = lambda *a: None
@@ -87,3 +95,42 @@ def test_extract_list_page_with_profile():
 def test_bad_selector_option_is_a_usage_error():
     result = run("-s", "nobody", str(DATA / "county_trs.html"))
     assert result.returncode == 2 and "FIELD=CSS" in result.stderr
+
+
+def test_a_malformed_url_is_reported_and_the_batch_goes_on():
+    result = run("http://[::1", "http://exa mple.gov.cn/a.html", str(DATA / "county_trs.html"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    bad, spaced, good = (json.loads(line) for line in result.stdout.splitlines())
+    assert bad == {"url": "http://[::1", "error": "not a valid URL: Invalid IPv6 URL"}
+    assert spaced["url"] == "http://exa mple.gov.cn/a.html" and "not a valid URL" in spaced["error"]
+    assert good["title"] == "青禾县出台“引凤归巢”人才新政十二条"
+    assert "2 of 3 target(s) could not be read" in result.stderr
+
+
+def test_a_bad_list_pattern_is_a_usage_error():
+    result = run("--list", "--pattern", "(", str(DATA / "12371_list.html"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert "--pattern is not a valid regular expression" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_web_page_cannot_make_extract_read_local_files(portal):
+    result = run(f"{portal}/rcgz/leak.html")
+    assert result.returncode == 0, result.stderr
+    assert "机密" not in result.stdout
+    local, own = json.loads(result.stdout)["attachments"]
+    assert local["url"].startswith("file://") and local["text"] == ""
+    assert "only http(s) links" in local["skipped"]
+    assert own["url"] == f"{portal}/rcgz/zgxx12.pdf" and "东溪县" in own["text"]
+
+
+def test_a_saved_page_reads_the_files_beside_it(tmp_path):
+    (tmp_path / "申请表.pdf").write_bytes(cjk_pdf(["人才公寓申请表", "申请人须在本市工作满一年"]))
+    page = tmp_path / "guide.html"
+    page.write_text("<html><head><title>人才公寓申请指南</title></head><body><div class='zw'>"
+                    "<p>　　人才公寓申请材料清单和申请表请见附件，符合条件的人才可向所在单位提交申请。</p>"
+                    "<p><a href='申请表.pdf'>申请表.pdf</a></p></div></body></html>", encoding="utf-8")
+    result = run(str(page))
+    assert result.returncode == 0, result.stderr
+    [attachment] = json.loads(result.stdout)["attachments"]
+    assert "本市工作满一年" in attachment["text"]

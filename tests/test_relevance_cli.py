@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +98,32 @@ def test_bad_topic_config_stops_classify_with_the_topic_named(tmp_path):
     assert result.returncode == 2
     assert "topic '人才补贴'" in result.stderr and "生活补贴" in result.stderr
     assert not (tmp_path / "archive.db").exists()
+
+
+def test_classify_draws_a_progress_bar_only_on_a_terminal(tmp_path):
+    db = open_archive(tmp_path / "archive.db")
+    for article in (SUBSIDY, PLATFORM, CADRE):
+        save_article(db, article)
+    db.close()
+    config = write_config(tmp_path / "config.yaml", None)
+    args = [sys.executable, "-m", "scheduler", "--config", str(config), "classify", "--all", "--batch", "1"]
+    master, slave = pty.openpty()
+    proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, cwd=ROOT,
+                          env=dict(os.environ, COLUMNS="100", TERM="xterm"), timeout=120)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"classifying" in seen
+    assert b"classified 3 article(s), 2 talent policy" in proc.stdout
+    quiet = run(config, "classify", "--all", "--batch", "1")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert "classified 3 article(s), 2 talent policy" in quiet.stdout

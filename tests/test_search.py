@@ -172,6 +172,9 @@ def test_and_or_not_and_phrases(archive):
     ("NOT 人才", "only excludes"),
     ("OR 人才", "OR needs"),
     ("(人才", "never closed"),
+    ("(", "unbalanced parenthesis: a '\\(' is never closed"),
+    ("人才 (", "unbalanced parenthesis: a '\\(' is never closed"),
+    ("人才 OR (", "unbalanced parenthesis"),
     ("人才)", "no matching"),
     ("***", "nothing to search for"),
     ("   ", "empty"),
@@ -238,10 +241,23 @@ def test_each_filter_selects_what_it_says(archive):
     (dict(since="March 2024"), "--since expects a date"),
     (dict(until="2024/03/05"), "--until expects a date"),
     (dict(since="2024-05", until="2024-01"), "after --until"),
+    (dict(until="2024-02-30"), "--until expects a date .*not a real date"),
+    (dict(until="2023-02-29"), "--until expects a date .*not a real date"),
+    (dict(since="2024-13"), "--since expects a date .*not a real date"),
+    (dict(since="2024-00-10"), "--since expects a date .*not a real date"),
+    (dict(since="0000"), "--since expects a date .*not a real date"),
 ])
 def test_bad_filter_values_name_the_option(kw, message):
     with pytest.raises(FilterError, match=message):
         Filters(**kw)
+
+
+def test_dates_at_the_edges_of_the_calendar_are_searchable(archive):
+    db, _ = archive
+    assert hit_ids(db, "人才", filters=Filters(since="2024-02-29", until="9999")) == \
+        _expected(db, "人才", "published >= '2024-02-29'")
+    assert hit_ids(db, "人才", filters=Filters(since="0001", until="2024-02")) == \
+        _expected(db, "人才", "published < '2024-03'")
 
 
 # ---- clusters, ranking, snippets, sync -----------------------------------------------------
@@ -354,15 +370,37 @@ def test_cli_search_with_filters_and_json(config):
     assert ARTICLES[2]["url"] in run_cli(config, "search", "安家补贴", "--all-reposts").stdout
 
 
+def test_cli_minus_words_need_no_quotes(config):
+    db = open_archive(config.parent / "archive.db")
+    wanted = oracle(db, all_of=["人才"], none_of=["补贴"])
+    assert wanted and wanted != oracle(db, all_of=["人才"])
+    expected = {r["url"] for r in db.query("SELECT id, url FROM articles") if r["id"] in wanted}
+    for args in (["人才", "-补贴", "--all-reposts", "--json"],
+                 ["--all-reposts", "--json", "--", "人才", "-补贴"],
+                 ["人才", "--all-reposts", "-补贴", "--json"],
+                 ["人才 -补贴", "--all-reposts", "--json"]):
+        result = run_cli(config, "search", *args)
+        assert result.returncode == 0, (args, result.stderr)
+        assert {json.loads(line)["url"] for line in result.stdout.splitlines()} == expected, args
+
+
 @pytest.mark.parametrize("args, message", [
     (["search", '"人才'], "unbalanced quote"),
+    (["search", "("], "unbalanced parenthesis"),
+    (["search", "人才", "--sinse", "2024"], "no such option: --sinse"),
     (["search", "人才 NOT"], "NOT must be followed"),
     (["search", "NOT 人才"], "only excludes"),
     (["search", "人才", "--since", "yesterday"], "--since expects a date"),
     (["export", "-q", "(人才"], "never closed"),
+    (["search", "人才", "--until", "2024-02-30"], "--until expects a date like 2024-03-05, 2024-03 or 2024"),
+    (["search", "人才", "--since", "2024-13"], "--since expects a date like 2024-03-05, 2024-03 or 2024"),
+    (["search", "人才", "--since", "0000"], "not a real date"),
+    (["export", "--since", "2024-13"], "--since expects a date"),
+    (["export", "--format", "atom", "--until", "2023-02-29"], "--until expects a date"),
 ])
 def test_cli_malformed_input_is_a_message_not_a_traceback(config, args, message):
     result = run_cli(config, *args)
     assert result.returncode == 2
     assert message in result.stderr
+    assert result.stdout == ""  # refused before anything was searched or exported
     assert "Traceback" not in result.stderr and "sqlite3" not in result.stderr

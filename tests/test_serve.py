@@ -26,6 +26,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium")
 
 
+def _incentive(kind: str, low: int | None, high: int, unit: str) -> dict:
+    return {"type": kind, "amount_min": low, "amount_max": high, "unit": unit}
+
+
+# by index into ARTICLES; 0 keeps its own 安家补贴 of 30 万元 and gains two more types
+INCENTIVES = {
+    0: [ARTICLES[0]["incentives"][0], _incentive("购房补贴", 10, 20, "万元"),
+        _incentive("生活补贴", 3000, 3000, "元")],
+    1: [_incentive("安家补贴", 50, 50, "万元")],  # 广东省潮州市 again: the same row as 0's
+    2: [_incentive("安家补贴", 99, 99, "万元")],  # a repost
+    4: [_incentive("生活补贴", 3000, 3000, "元"), _incentive("购房补贴", None, 15, "万元")],  # 浙江省杭州市
+    6: [_incentive("技能补贴", 500, 2000, "元")],  # 广东省韶关市
+    7: [_incentive("租房补贴", 800, 800, "元")],  # withdrawn below
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -51,6 +67,10 @@ def server(tmp_path_factory):
     db.execute("UPDATE articles SET talent = 1, topics = ?, region = ?, incentives = ? WHERE id = ?",
                [json.dumps(ARTICLES[0][k], ensure_ascii=False) for k in ("topics", "region", "incentives")]
                + [ids[0]])
+    # several incentive types in several places; the repost (2) and the withdrawn item (7) do not count
+    for index, incentives in INCENTIVES.items():
+        db.execute("UPDATE articles SET incentives = ? WHERE id = ?",
+                   [json.dumps(incentives, ensure_ascii=False), ids[index]])
     db.execute("UPDATE articles SET status = 'withdrawn' WHERE id = ?", [ids[7]])
     db.execute("INSERT INTO events (article_id, kind, version, created_at) VALUES (?, 'removed', 1, ?)",
                [ids[7], "2024-05-01T00:00:00+00:00"])
@@ -105,13 +125,27 @@ def test_full_text_search_reposts_incentives_and_edits(server):
     reposts = rows(server, "reposts", url=ARTICLES[2]["url"])
     assert [(r["role"], r["url"]) for r in reposts] == [("original", ARTICLES[0]["url"]),
                                                          ("repost", ARTICLES[2]["url"])]
-    incentives = rows(server, "incentives_by_region", province="广东")
-    assert [(r["province"], r["city"], r["type"], r["items"], r["lowest"]) for r in incentives] == \
-        [("广东省", "潮州市", "安家补贴", 1, 30)]
-    assert rows(server, "incentives_by_region", province="浙江") == []
     edits = rows(server, "edits_and_withdrawals")
     assert {(r["kind"], r["url"]) for r in edits} == {("changed", ARTICLES[0]["url"]),
                                                        ("removed", ARTICLES[7]["url"])}
+
+
+def test_incentives_by_region_one_row_per_place_and_type(server):
+    def table(**params) -> list[tuple]:
+        return [(r["province"], r["city"], r["type"], r["unit"], r["items"], r["lowest"], r["highest"])
+                for r in rows(server, "incentives_by_region", **params)]
+
+    guangdong = [("广东省", "潮州市", "安家补贴", "万元", 2, 30, 50),
+                 ("广东省", "潮州市", "生活补贴", "元", 1, 3000, 3000),
+                 ("广东省", "潮州市", "购房补贴", "万元", 1, 10, 20),
+                 ("广东省", "韶关市", "技能补贴", "元", 1, 500, 2000)]
+    zhejiang = [("浙江省", "杭州市", "生活补贴", "元", 1, 3000, 3000),
+                ("浙江省", "杭州市", "购房补贴", "万元", 1, None, 15)]
+    # most reported first within a city, then by type
+    assert table(province="广东") == guangdong
+    assert table(province="浙江") == zhejiang
+    assert table(province="") == guangdong + zhejiang
+    assert table(province="江苏") == []
 
 
 def test_tables_carry_descriptions(server):

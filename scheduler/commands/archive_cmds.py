@@ -39,8 +39,9 @@ def filter_options(command: Callable) -> Callable:
     return wrapper
 
 
-@main.command("search")
-@click.argument("query")
+# unknown "options" are query words: `search 人才 -补贴` excludes 补贴 without quotes
+@main.command("search", context_settings={"ignore_unknown_options": True})
+@click.argument("words", nargs=-1, required=True, metavar="QUERY...")
 @filter_options
 @click.option("--limit", default=20, show_default=True, help="most hits to show")
 @click.option("--all-reposts", is_flag=True, help="show every repost, not one hit per cluster")
@@ -48,14 +49,22 @@ def filter_options(command: Callable) -> Callable:
               help="relevance (damped by age) or newest first")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per hit")
 @pass_state
-def search_cmd(state: State, query: str, filters: Filters, limit: int, all_reposts: bool, sort: str,
-               as_json: bool) -> None:
+def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: int, all_reposts: bool,
+               sort: str, as_json: bool) -> None:
     """Full-text search of the archive.
 
     QUERY: words that must all occur (Chinese words of any length match exactly,
     as a substring would), "quoted phrases", OR, NOT or -word, and parentheses,
-    e.g. '(购房补贴 OR 安家补贴) 博士 -院士'.
+    e.g. '(购房补贴 OR 安家补贴) 博士 -院士'. Quote the query when it has quotes or
+    parentheses (the shell would take them). A -word needs no quotes
+    (talentwatch search 人才 -院士), but put the query after -- when a word
+    could pass for an option: talentwatch search --since 2024 -- 人才 -hr
     """
+    # a --word is a mistyped option, not something to search for (it would find the bare word)
+    mistyped = next((w for w in words if w.startswith("--") and w[2:3].isascii() and w[2:3].isalpha()), None)
+    if mistyped:
+        raise click.UsageError(f"no such option: {mistyped} (a query word cannot start with --)")
+    query = " ".join(words)
     db = open_archive(state.config.database)
     color = sys.stdout.isatty() and not as_json
     mark = ("\x1b[1;33m", "\x1b[0m") if color else ("[", "]")

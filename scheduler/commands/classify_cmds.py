@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -10,6 +11,7 @@ import click
 from crawler.items import Article, Attachment
 from relevance import Classifier
 from scheduler.cli import State, main, pass_state
+from scheduler.progress import progress
 from storage.archive import article_row, transaction
 from storage.schema import open_archive
 
@@ -40,6 +42,18 @@ def _parent_hint(db, parent_url: str | None, cache: dict[str, str]) -> tuple[str
     return (cache[parent_url],) if cache[parent_url] else ()
 
 
+def _batches(db, only_new: str, batch: int) -> Iterator[list[dict[str, Any]]]:
+    """The articles to score, `batch` at a time, read as they are needed."""
+    # bulletins (no parent) first, so their items can lean on the issue's region
+    for pass_sql in ("parent_url IS NULL", "parent_url IS NOT NULL"):
+        last_id = 0
+        while rows := list(db.query(
+                f"SELECT {', '.join(_READ)} FROM articles WHERE id > ? AND {pass_sql}{only_new}"
+                " ORDER BY id LIMIT ?", [last_id, batch])):
+            yield rows
+            last_id = rows[-1]["id"]
+
+
 @main.command("classify")
 @click.option("--all", "everything", is_flag=True,
               help="re-score every article (default: only those never classified)")
@@ -56,30 +70,21 @@ def classify_cmd(state: State, everything: bool, batch: int) -> None:
     only_new = "" if everything else " AND talent IS NULL"
     done = became = dropped = talent = 0
     hints: dict[str, str] = {}
-    last_id = 0
-    # bulletins (no parent) first, so their items can lean on the issue's region
-    for pass_sql in ("parent_url IS NULL", "parent_url IS NOT NULL"):
-        last_id = 0
-        while True:
-            rows = list(db.query(
-                f"SELECT {', '.join(_READ)} FROM articles WHERE id > ? AND {pass_sql}{only_new}"
-                " ORDER BY id LIMIT ?", [last_id, batch]))
-            if not rows:
-                break
-            with transaction(db):
-                for row in rows:
-                    article = _article(row)
-                    classifier.classify(article, hints=_parent_hint(db, row["parent_url"], hints))
-                    values = article_row(article)
-                    db.execute(
-                        f"UPDATE articles SET {', '.join(f'{c} = ?' for c in RELEVANCE_COLUMNS)}"
-                        " WHERE id = ?", [*(values[c] for c in RELEVANCE_COLUMNS), row["id"]])
-                    old = None if row["talent"] is None else bool(row["talent"])
-                    if old is not None and old != article.talent:
-                        became += article.talent
-                        dropped += not article.talent
-                    talent += article.talent
-                    done += 1
-            last_id = rows[-1]["id"]
+    total = db.execute(f"SELECT count(*) FROM articles WHERE 1{only_new}").fetchone()[0]
+    for rows in progress(_batches(db, only_new, batch), total=total, description="classifying", size=len):
+        with transaction(db):
+            for row in rows:
+                article = _article(row)
+                classifier.classify(article, hints=_parent_hint(db, row["parent_url"], hints))
+                values = article_row(article)
+                db.execute(
+                    f"UPDATE articles SET {', '.join(f'{c} = ?' for c in RELEVANCE_COLUMNS)}"
+                    " WHERE id = ?", [*(values[c] for c in RELEVANCE_COLUMNS), row["id"]])
+                old = None if row["talent"] is None else bool(row["talent"])
+                if old is not None and old != article.talent:
+                    became += article.talent
+                    dropped += not article.talent
+                talent += article.talent
+                done += 1
     click.echo(f"classified {done} article(s), {talent} talent policy; "
                f"{became + dropped} changed talent status ({became} now talent, {dropped} no longer)")

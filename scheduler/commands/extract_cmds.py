@@ -3,12 +3,16 @@
 How a user debugs a new site: one JSON line per target, in order, with the
 export fields (plus the bulletin `parts`). Files are decoded as the crawler
 decodes pages; URLs are fetched once each, with their PDF/DOC/DOCX
-attachments (size-capped). A target that cannot be read gives a JSON line with
-an `error` and the command goes on with the next one (exit status 1 at the end).
+attachments (size-capped). A web page's attachments are fetched over http(s)
+only; file:// links are read only for a saved page, so a page cannot make the
+command read local files. A target that cannot be read or extracted (a
+malformed URL included) gives a JSON line with an `error` and the command goes
+on with the next one (exit status 1 at the end).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import sys
@@ -26,7 +30,7 @@ from crawler.decode import decode_html
 from crawler.extract import extract
 from crawler.items import Article, FetchedFile, Page
 from crawler.listing import parse_list
-from crawler.profiles import PROFILES, get_profile
+from crawler.profiles import PROFILES, Profile, get_profile
 from scheduler.cli import main
 from storage.export import EXPORT_FIELDS
 
@@ -39,8 +43,8 @@ class FetchError(Exception):
 
 
 def _read_url(url: str, limit: int, timeout: float) -> tuple[bytes, str | None]:
-    request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
+        request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > limit:
@@ -51,6 +55,8 @@ def _read_url(url: str, limit: int, timeout: float) -> tuple[bytes, str | None]:
             return body, response.headers.get("Content-Type")
     except urllib.error.HTTPError as exc:
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
+    except (ValueError, http.client.InvalidURL) as exc:  # a malformed URL
+        raise FetchError(f"not a valid URL: {exc}") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise FetchError(f"cannot fetch: {reason}") from None
@@ -58,7 +64,11 @@ def _read_url(url: str, limit: int, timeout: float) -> tuple[bytes, str | None]:
 
 def _read_target(target: str, timeout: float) -> tuple[str, bytes, str | None]:
     """(url, body, content type) of a URL or a file path."""
-    if urlsplit(target).scheme in ("http", "https"):
+    try:
+        scheme = urlsplit(target).scheme
+    except ValueError as exc:  # e.g. http://[::1 (an unclosed IPv6 host)
+        raise FetchError(f"not a valid URL: {exc}") from None
+    if scheme in ("http", "https"):
         body, content_type = _read_url(target, MAX_PAGE_BYTES, timeout)
         return target, body, content_type
     path = Path(unquote(target[7:]) if target.startswith("file://") else target)
@@ -68,7 +78,19 @@ def _read_target(target: str, timeout: float) -> tuple[str, bytes, str | None]:
         raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
 
 
-def _fetch_file(url: str, name: str, timeout: float) -> FetchedFile:
+def _may_fetch(link: str, page_url: str) -> bool:
+    """Web pages get their http(s) attachments only: a page must not make us read local files."""
+    try:
+        scheme, page_scheme = urlsplit(link).scheme, urlsplit(page_url).scheme
+    except ValueError:
+        return False
+    return scheme in ("http", "https") or (scheme == "file" and page_scheme == "file")
+
+
+def _fetch_file(url: str, name: str, page_url: str, timeout: float) -> FetchedFile:
+    if not _may_fetch(url, page_url):
+        return FetchedFile(url=url, name=name, skipped="not fetched: only http(s) links are followed"
+                                                       " from a web page")
     try:
         if url.startswith("file://"):
             path = Path(unquote(urlsplit(url).path))
@@ -78,7 +100,7 @@ def _fetch_file(url: str, name: str, timeout: float) -> FetchedFile:
             return FetchedFile(url=url, name=name, body=path.read_bytes())
         body, content_type = _read_url(url, MAX_ATTACHMENT_BYTES, timeout)
         return FetchedFile(url=url, name=name, body=body, content_type=content_type)
-    except (FetchError, OSError) as exc:
+    except (FetchError, OSError, ValueError) as exc:
         return FetchedFile(url=url, name=name, skipped=str(exc))
 
 
@@ -91,6 +113,22 @@ def _record(article: Article) -> dict[str, Any]:
 
 def _site_of(url: str) -> str:
     return urlsplit(url).hostname or "file"
+
+
+def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_list: bool,
+                    attachments: bool, timeout: float) -> dict[str, Any]:
+    """The JSON record of one target: its article, or with --list its items and next pages."""
+    url, body, content_type = _read_target(target, timeout)
+    _, html = decode_html(body, content_type)
+    if as_list:
+        listing = parse_list(html, url, article_re, profile)
+        items = [{"url": i.url, "title": i.title, "date": i.date} for i in listing.items]
+        return {"url": url, "items": items, "next_pages": listing.next_pages}
+    files = [_fetch_file(link, name, url, timeout) for link, name in find_attachment_links(html, url)] \
+        if attachments else []
+    page = Page(url=url, site=_site_of(url), html=html, profile=profile.name, files=files,
+                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    return _record(extract(page, profile))
 
 
 @main.command("extract")
@@ -119,30 +157,22 @@ def extract_cmd(targets: tuple[str, ...], profile_name: str | None, selectors: t
         profile = get_profile(profile_name, overrides)
     except KeyError as exc:
         raise click.UsageError(str(exc.args[0])) from None
-    article_re = re.compile(pattern or profile.article_url or r"^https?://")
+    try:
+        article_re = re.compile(pattern or profile.article_url or r"^https?://")
+    except re.error as exc:
+        option = "--pattern" if pattern else f"the {profile.name} profile's article_url"
+        raise click.UsageError(f"{option} is not a valid regular expression: {exc}") from None
 
     failed = 0
     for target in targets:
         try:
-            url, body, content_type = _read_target(target, timeout)
+            record = _extract_target(target, profile, article_re, as_list, attachments, timeout)
         except FetchError as exc:
-            failed += 1
-            click.echo(json.dumps({"url": target, "error": str(exc)}, ensure_ascii=False))
-            continue
-        _, html = decode_html(body, content_type)
-        if as_list:
-            listing = parse_list(html, url, article_re, profile)
-            click.echo(json.dumps({
-                "url": url,
-                "items": [{"url": i.url, "title": i.title, "date": i.date} for i in listing.items],
-                "next_pages": listing.next_pages,
-            }, ensure_ascii=False))
-            continue
-        files = [_fetch_file(link, name, timeout) for link, name in find_attachment_links(html, url)] \
-            if attachments else []
-        page = Page(url=url, site=_site_of(url), html=html, profile=profile.name, files=files,
-                    fetched_at=datetime.now(UTC).isoformat(timespec="seconds"))
-        click.echo(json.dumps(_record(extract(page, profile)), ensure_ascii=False))
+            record = {"url": target, "error": str(exc)}
+        except Exception as exc:  # a page that breaks extraction: report it, go on with the next
+            record = {"url": target, "error": f"cannot extract: {type(exc).__name__}: {exc}"}
+        failed += "error" in record
+        click.echo(json.dumps(record, ensure_ascii=False))
     if failed:
         click.echo(f"{failed} of {len(targets)} target(s) could not be read", err=True)
         sys.exit(1)
