@@ -10,9 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 import yaml
 
 from scheduler.demo.portal import build_site, serve
+from storage.schema import open_archive
 from tests.test_alerts_support import Mailbox, Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +46,14 @@ def write_config(path: Path, sites: list[dict], **extra) -> Path:
 def export_jsonl(config: Path) -> list[dict]:
     out = run_cli("export", "--format", "jsonl", config=config).stdout
     return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+    """A fresh archive: a real SQLite file, WAL, the full schema."""
+    database = open_archive(tmp_path / "archive.db")
+    yield database
+    database.close()
 
 
 @pytest.fixture

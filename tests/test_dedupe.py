@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from crawler.items import Article
 from storage import dedupe
 from storage.archive import save_article
@@ -28,12 +26,6 @@ GOV = "https://www.baishi.gov.cn/rcgz/gzdt/content/post_18406.html"
 AGG = "https://news.example.org/difang/2026/0302/8812.html"
 MIRROR = "https://mirror.example.net/tw/20260303_77.html"
 
-
-@pytest.fixture
-def db(tmp_path):
-    database = open_archive(tmp_path / "archive.db")
-    yield database
-    database.close()
 
 
 def art(url: str, text: list[str] | str, title: str = ORIGINAL_TITLE, published: str = "2026-03-01",

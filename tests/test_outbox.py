@@ -8,7 +8,6 @@ import hmac
 from datetime import timedelta
 from urllib.parse import unquote
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -20,7 +19,6 @@ from scheduler.cli import main
 from scheduler.config import parse_config
 from storage.archive import save_article
 from storage.outbox import counts, iso, utcnow
-from storage.schema import open_archive
 from tests.test_alerts_support import Mailbox, free_port
 
 
@@ -34,12 +32,6 @@ def article(n: int, talent: bool = True, site: str = "青禾组工网", **kw) ->
 def config(*subs: dict, **daemon):
     return parse_config({"daemon": {"retry_initial": 0, **daemon}, "subscriptions": list(subs)})
 
-
-@pytest.fixture
-def db(tmp_path):
-    database = open_archive(tmp_path / "a.db")
-    yield database
-    database.close()
 
 
 def test_collect_marks_events_read_and_queues_once(db, receiver):
@@ -223,7 +215,7 @@ def test_a_dead_channels_long_queue_holds_back_no_other_and_removed_channels_are
     assert db.execute("SELECT count(*) FROM outbox WHERE subscription = 'dead' AND status = 'queued'"
                       ).fetchone()[0] == 152
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"),
+    path.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"),
                                     "subscriptions": [{**dead, "name": "renamed"}, live]}), encoding="utf-8")
     status = CliRunner().invoke(main, ["--config", str(path), "status"])
     assert "orphaned: 152 row(s)" in status.output, status.output
@@ -232,7 +224,7 @@ def test_a_dead_channels_long_queue_holds_back_no_other_and_removed_channels_are
 def test_digest_preview_right_after_a_crawl_shows_events_not_yet_collected(db, mailbox, tmp_path):
     sub = {"name": "早报", "mode": "digest", "cron": "0 8 * * *", "channels": [mailbox.url]}
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"), "subscriptions": [sub]},
+    path.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"), "subscriptions": [sub]},
                                    allow_unicode=True), encoding="utf-8")
     cfg = config(sub)
     save_article(db, article(1))

@@ -11,17 +11,10 @@ import pytest
 import storage.archive as archive
 from crawler.items import Article
 from storage.archive import due_for_recheck, mark_not_modified, mark_withdrawn, save_article
-from storage.schema import open_archive
 from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, mirror
 
 URL = "https://www.baishi.gov.cn/rcgz/content/post_501.html"
 
-
-@pytest.fixture
-def db(tmp_path):
-    database = open_archive(tmp_path / "archive.db")
-    yield database
-    database.close()
 
 
 def art(paragraphs: list[str], title: str = ORIGINAL_TITLE, url: str = URL, **kw) -> Article:
