@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -87,6 +88,26 @@ def extraction_loop(portal: Path) -> tuple[float, int]:
     return time.perf_counter() - start, len(texts)
 
 
+def pipeline_loop(portal: Path) -> tuple[float, float, int]:
+    """Our own per-article work in one process: extraction, then relevance scoring."""
+    from w3lib.encoding import html_to_unicode
+
+    from crawler.extract import extract
+    from crawler.items import Page
+    from relevance import Classifier
+
+    classifier = Classifier()
+    pages = sorted((portal / "gzdt" / "content").glob("post_*.html"))
+    docs = [Page(url=f"http://127.0.0.1/gzdt/content/{p.name}", site="bench",
+                 html=html_to_unicode(None, p.read_bytes())[1]) for p in pages]
+    start = time.perf_counter()
+    articles = [extract(doc) for doc in docs]
+    extracted = time.perf_counter()
+    for article in articles:
+        classifier.classify(article)
+    return extracted - start, time.perf_counter() - extracted, len(docs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
@@ -113,6 +134,7 @@ def main() -> None:
             server.terminate()
             server.wait()
         loop_s, pages = extraction_loop(portal)
+        ours_extract_s, ours_classify_s, _ = pipeline_loop(portal)
 
     crawl_rate = stored / crawl_s
     loop_rate = pages / loop_s
@@ -123,6 +145,9 @@ def main() -> None:
           f"(CPU {crawl_cpu:.1f} s incl. extraction workers)")
     print(f"trafilatura.extract loop: {pages} pages in {loop_s:.1f} s = {loop_rate:.1f} pages/s")
     print(f"ratio crawl / loop:     {crawl_rate / loop_rate:.2f}")
+    print(f"our per-article work, one process: extract {ours_extract_s / pages * 1000:.1f} ms, "
+          f"relevance {ours_classify_s / pages * 1000:.1f} ms "
+          f"= {pages / (ours_extract_s + ours_classify_s):.1f} articles/s")
     print(f"peak RSS: largest crawl process {peak_child:.0f} MiB; bench process {peak_self:.0f} MiB")
 
 

@@ -203,11 +203,13 @@ def _matches(db: sqlite_utils.Database, article_id: int, prep: Prepared) -> dict
     for (other,) in db.execute("SELECT id FROM articles WHERE text_hash = ? AND id != ? LIMIT 20",
                                [prep.text_hash, article_id]).fetchall():
         found.setdefault(other, {"how": "exact", "similarity": 1.0})
+    own: set[str] | None = None
     for other, estimate in dedupe.candidates(db, prep.signature, exclude=article_id):
         if other in found:
             continue
         (text,) = db.execute("SELECT text FROM articles WHERE id = ?", [other]).fetchone()
-        score = dedupe.verify(prep.normalized, normalize(text))
+        own = own if own is not None else dedupe.shingles(prep.normalized)
+        score = dedupe.verify(prep.normalized, normalize(text), own)
         if score is not None:
             found[other] = {"how": "near", "similarity": round(score, 3),
                             "estimated_jaccard": round(estimate, 3)}
