@@ -28,6 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+SERVER = """
+import functools, sys
+from scheduler.demo.portal import PortalServer, QuietHandler
+handler = functools.partial(QuietHandler, directory=sys.argv[2])
+PortalServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -124,9 +132,11 @@ def main() -> None:
                         "--articles", str(args.articles), "--seed", str(args.seed),
                         "--encoding", args.encoding], check=True, stdout=subprocess.DEVNULL)
         port = free_port()
+        # a static server with a listen backlog that a concurrent crawler cannot overflow
+        # (http.server's default of 5 drops connections, each costing a 1 s SYN retry)
         server = subprocess.Popen(
-            [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "-d", str(portal)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "-c", SERVER, str(port), str(portal)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         try:
             wait_for(port)
             crawl_s, stored, crawl_cpu = crawl(portal, port, tmp_path, args.workers)

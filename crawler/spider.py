@@ -123,20 +123,22 @@ class PortalSpider(scrapy.Spider):
                 handle_httpstatus_list=[304, *WITHDRAWN_STATUSES])
 
     def _request(self, run: SiteRun, url: str, callback, headers: dict[str, str] | None = None,
-                 **meta: Any) -> scrapy.Request:
+                 priority: int = 0, **meta: Any) -> scrapy.Request:
         run.pending += 1
         run.requests[meta.get("kind", "page")] += 1
         return scrapy.Request(
             url, callback=callback, errback=self._failed, dont_filter=True, headers=headers,
-            meta={"run": run, **meta},
+            priority=priority, meta={"run": run, **meta},
         )
 
     def _list_request(self, run: SiteRun, url: str, depth: int) -> scrapy.Request:
         run.seen.add(url)
         # conditional: a 304 says the page, and so the articles it lists, are as last read
         etag, last_modified = list_validators(self.tracker.db, url)
+        # list pages first: the walk through a long list is sequential, so it must
+        # not wait behind the article pages each list page adds to the queue
         return self._request(run, url, self.parse_list, depth=depth, kind="list",
-                             headers=conditional_headers(etag, last_modified),
+                             headers=conditional_headers(etag, last_modified), priority=10,
                              handle_httpstatus_list=[304])
 
     def _allowed(self, site: SiteConfig, url: str) -> bool:

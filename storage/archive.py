@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -184,6 +184,12 @@ def choose_original(members: list[dict[str, Any]]) -> dict[str, Any]:
     ))
 
 
+@lru_cache(maxsize=2048)
+def _normalized(text: str) -> str:
+    # texts that share stock phrases keep meeting the same candidates: normalise each once
+    return normalize(text)
+
+
 def _matches(db: sqlite_utils.Database, article_id: int, prep: Prepared) -> dict[int, dict[str, Any]]:
     """Archived articles this one is a copy of (or that are copies of it), with how."""
     found: dict[int, dict[str, Any]] = {}
@@ -209,7 +215,7 @@ def _matches(db: sqlite_utils.Database, article_id: int, prep: Prepared) -> dict
             continue
         (text,) = db.execute("SELECT text FROM articles WHERE id = ?", [other]).fetchone()
         own = own if own is not None else dedupe.shingles(prep.normalized)
-        score = dedupe.verify(prep.normalized, normalize(text), own)
+        score = dedupe.verify(prep.normalized, _normalized(text), own)
         if score is not None:
             found[other] = {"how": "near", "similarity": round(score, 3),
                             "estimated_jaccard": round(estimate, 3)}
