@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,29 @@ def run_cli(*args: str, config: Path | None = None, check: bool = True,
         raise AssertionError(f"{cmd + list(args)} exited {result.returncode}\n"
                              f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
+
+
+def run_on_terminal(args: list[str], timeout: float = 120) -> tuple[int, bytes, bytes]:
+    """Run a command with stderr on a pseudo-terminal, as a user at a shell would.
+
+    Returns (exit code, stdout, what the terminal showed).
+    """
+    master, slave = pty.openpty()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "TERM": "xterm"}
+    proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
+                          cwd=ROOT, env=env, timeout=timeout)
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal's other end is closed: all read
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return proc.returncode, proc.stdout, shown
 
 
 def write_config(path: Path, sites: list[dict], **extra) -> Path:

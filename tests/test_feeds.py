@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import pty
 import subprocess
 import sys
 
@@ -17,6 +16,7 @@ from storage.export import EXPORT_FIELDS, count_records, export_records
 from storage.feeds import atom_feed
 from storage.filters import Filters
 from storage.search import search
+from tests.conftest import run_on_terminal
 from tests.test_search import ARTICLES, ROOT_DIR, build_archive, run_cli
 
 
@@ -98,23 +98,9 @@ def test_atom_feed_follows_the_query_and_escapes_text(tmp_path):
 
 
 def test_export_draws_a_progress_bar_only_on_a_terminal(config):
-    master, slave = pty.openpty()
     args = [sys.executable, "-m", "scheduler", "--config", str(config), "export", "-o", os.devnull]
-    env = dict(os.environ, COLUMNS="100", TERM="xterm")
-    proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave,
-                          cwd=ROOT_DIR, env=env, timeout=60)
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert proc.returncode == 0
+    returncode, _, seen = run_on_terminal(args)
+    assert returncode == 0
     assert b"exporting jsonl" in seen
     quiet = subprocess.run(args, capture_output=True, cwd=ROOT_DIR, timeout=60)
     assert b"exporting" not in quiet.stderr

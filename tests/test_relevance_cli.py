@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +13,7 @@ from crawler.items import Article
 from storage.archive import save_article
 from storage.export import export_records
 from storage.schema import open_archive
+from tests.conftest import run_on_terminal
 
 ROOT = Path(__file__).parent.parent
 
@@ -107,23 +106,10 @@ def test_classify_draws_a_progress_bar_only_on_a_terminal(tmp_path):
     db.close()
     config = write_config(tmp_path / "config.yaml", None)
     args = [sys.executable, "-m", "scheduler", "--config", str(config), "classify", "--all", "--batch", "1"]
-    master, slave = pty.openpty()
-    proc = subprocess.run(args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, cwd=ROOT,
-                          env=dict(os.environ, COLUMNS="100", TERM="xterm"), timeout=120)
-    os.close(slave)
-    seen = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # the terminal's other end is closed: all read
-            break
-        if not chunk:
-            break
-        seen += chunk
-    os.close(master)
-    assert proc.returncode == 0
+    returncode, stdout, seen = run_on_terminal(args)
+    assert returncode == 0
     assert b"classifying" in seen
-    assert b"classified 3 article(s), 2 talent policy" in proc.stdout
+    assert b"classified 3 article(s), 2 talent policy" in stdout
     quiet = run(config, "classify", "--all", "--batch", "1")
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert "classified 3 article(s), 2 talent policy" in quiet.stdout
