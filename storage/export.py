@@ -10,6 +10,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.cells import json_cell
 from storage.filters import Filters
 from storage.search import search_subquery, to_match
 
@@ -70,20 +71,13 @@ def export_records(db: sqlite_utils.Database, where: str | None = None,
         for name in EXPORT_FIELDS:
             value = row.get(name)
             if name in _JSON_FIELDS:
-                value = _loads(value, {} if name == "region" else [])
+                value = json_cell(value, {} if name == "region" else [])
             elif name == "duplicate_of":
                 value = row.get("original_of_cluster")
             elif name == "talent" and value is not None:
                 value = bool(value)
             record[name] = value
         yield record
-
-
-def _loads(value: str | None, default: Any) -> Any:
-    try:
-        return json.loads(value) if value else default
-    except ValueError:  # one bad cell must not stop an export
-        return default
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase) -> int:

@@ -33,6 +33,7 @@ from typing import Any
 
 import sqlite_utils
 
+from storage.cells import json_cell
 from storage.filters import Filters, first_day, last_day
 
 # runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
@@ -439,7 +440,7 @@ def search(db: sqlite_utils.Database, query: str, limit: int = 20, *,
             "title": row["title"], "published": row["published"], "status": row["status"],
             "duplicate_of": row["duplicate_of"],
             "talent": None if row["talent"] is None else bool(row["talent"]),
-            "topics": _loads(row["topics"], []), "region": _loads(row["region"], {}),
+            "topics": json_cell(row["topics"], []), "region": json_cell(row["region"], {}),
             "score": -rank, "reposts": members - 1,
             "snippet": highlight(article_body(row["text"], row["attachments"]), pattern, mark),
         })
@@ -462,8 +463,3 @@ def matching_ids(db: sqlite_utils.Database, query: str, filters: Filters | None 
     return [r[0] for r in db.execute(sql, [to_match(query), *_key_range(filters), *params])]
 
 
-def _loads(value: str | None, default: Any) -> Any:
-    try:
-        return json.loads(value) if value else default
-    except ValueError:
-        return default

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from scheduler.config import AlertFilter
-
-
-def _json(value: Any, default: Any) -> Any:
-    if value is None or value == "":
-        return default
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return default
-    return value
+from storage.cells import json_cell
 
 
 def _region_text(region: Any) -> str:
-    region = _json(region, {})
+    region = json_cell(region, {})
     if isinstance(region, dict):
         return " ".join(str(v) for v in region.values() if v)
     if isinstance(region, list):
@@ -42,7 +31,7 @@ def matches(rule: AlertFilter, event: dict[str, Any]) -> bool:
     if rule.min_score is not None and (event.get("score") is None or event["score"] < rule.min_score):
         return False
     if rule.topics:
-        topics = set(_json(event.get("topics"), []))
+        topics = set(json_cell(event.get("topics"), []))
         if not topics.intersection(rule.topics):
             return False
     if rule.regions:

@@ -6,7 +6,6 @@ every scraped field, so scraped text never becomes markup.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +16,7 @@ import sqlite_utils
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from scheduler.config import TIMEZONE
+from storage.cells import json_cell
 
 PAYLOAD_SCHEMA = "talentwatch.alert/1"  # bump when a field changes meaning or goes away
 KIND_LABEL = {"new": "新发布", "changed": "有更新", "removed": "已撤下"}
@@ -92,11 +92,6 @@ class Message:
     items: list[Item]
 
 
-def _loads(value: Any, default: Any) -> Any:
-    try:
-        return json.loads(value) if isinstance(value, str) and value else default
-    except ValueError:
-        return default
 
 
 def load_items(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[Item]:
@@ -112,8 +107,8 @@ def load_items(db: sqlite_utils.Database, rows: list[dict[str, Any]]) -> list[It
         items.append(Item(
             kind=row["kind"], article_id=art["id"], cluster_id=row["cluster_id"], title=art["title"] or "",
             url=art["url"], site=art["site"], published=art["published"], source=art["source"],
-            original_url=art["original_url"], topics=_loads(art["topics"], []), score=art["score"],
-            region=_loads(art["region"], None), deadline=art["deadline"], version=art["version"],
+            original_url=art["original_url"], topics=json_cell(art["topics"], []), score=art["score"],
+            region=json_cell(art["region"], None), deadline=art["deadline"], version=art["version"],
             appeared_in=members if len(members) > 1 else []))
     return items
 
