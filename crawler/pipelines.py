@@ -33,12 +33,12 @@ def _extract_job(page: Page, profile: Profile) -> Article:
 _classifiers: dict[str, Classifier] = {}
 
 
-def _classify_job(article: Article, config: RelevanceConfig) -> Article:
-    # each worker builds its classifier (jieba's dictionary) once per config
-    key = config.model_dump_json()
-    if key not in _classifiers:
-        _classifiers[key] = Classifier(config)
-    _classifiers[key].classify(article)
+def _classify_job(article: Article, config_json: str) -> Article:
+    # each worker builds its classifier (jieba's dictionary) once per config; the
+    # config travels as JSON, which is also the cache key
+    if config_json not in _classifiers:
+        _classifiers[config_json] = Classifier(RelevanceConfig.model_validate_json(config_json))
+    _classifiers[config_json].classify(article)
     return article
 
 
@@ -116,7 +116,8 @@ class RelevancePipeline:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         self.pool = worker_pool(crawler)
-        self.config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
+        config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
+        self.config_json = config.model_dump_json()
 
     @classmethod
     def from_crawler(cls, crawler) -> RelevancePipeline:
@@ -126,7 +127,7 @@ class RelevancePipeline:
         if not isinstance(item, Article):
             return item
         try:
-            return await self.pool.run(_classify_job, item, self.config)
+            return await self.pool.run(_classify_job, item, self.config_json)
         except Exception as exc:  # unscored is better than lost: store it, say so
             log.warning("relevance scoring failed for %s: %s", item.url, exc)
             return item
