@@ -17,8 +17,9 @@ articles only, and known articles are not fetched again — except re-checks
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -54,6 +55,23 @@ def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str
 
 
 WITHDRAWN_STATUSES = (404, 410)
+
+
+def _counted(callback: Callable[..., Iterator[Any] | None]) -> Callable[..., Iterator[Any]]:
+    """Wrap a callback or errback of a run: it is skipped once the run is closed
+    (cut at a timeout), and its request is always counted as answered."""
+
+    @functools.wraps(callback)
+    def wrapper(self: PortalSpider, answer: Response | Failure) -> Iterator[Any]:
+        meta = answer.request.meta if isinstance(answer, Failure) else answer.meta
+        run: SiteRun = meta["run"]
+        try:
+            if not run.closed:
+                yield from callback(self, answer, run) or ()
+        finally:
+            self.tracker.done(run)
+
+    return wrapper
 
 
 class PortalSpider(scrapy.Spider):
@@ -147,87 +165,77 @@ class PortalSpider(scrapy.Spider):
 
     # -- callbacks ----------------------------------------------------------
 
-    def parse_list(self, response: Response) -> Iterator[Any]:
-        run: SiteRun = response.meta["run"]
-        try:
-            if run.closed:
-                return
-            if response.status == 304:
-                run.not_modified += 1
-                return  # nothing new here, nor on the older pages behind it
-            run.pages += 1
-            if not isinstance(response, TextResponse):
-                run.error(f"{response.url}: list page is not text")
-                return
-            site = run.site
-            asked = (response.meta.get("redirect_urls") or [response.url])[0]  # the key next time
-            run.list_validators[asked] = (
-                _header(response, "ETag"), _header(response, "Last-Modified"), response.status)
-            listing = parse_list(response.text, response.url, site.article_re, run.profile)
-            if not listing.items:
-                log.warning("%s: no article links on list page %s", site.name, response.url)
-            fresh = 0
-            for item in listing.items:
-                if item.url in run.seen or not self._allowed(site, item.url):
-                    continue
-                run.seen.add(item.url)
-                if find_article(self.tracker.db, item.url) is not None:
-                    continue  # archived already: re-checks, not list walks, look at it again
-                fresh += 1
-                yield self._article_request(run, item)
-            if listing.items and not fresh:
-                return  # a page of known articles only: the rest of the list is older still
-            depth = response.meta["depth"]
-            if depth < site.max_list_pages:
-                for url in listing.next_pages:
-                    if url not in run.seen and self._allowed(site, url):
-                        yield self._list_request(run, url, depth + 1)
-                        break  # one next page per page keeps the walk in order
-        finally:
-            self.tracker.done(run)
+    @_counted
+    def parse_list(self, response: Response, run: SiteRun) -> Iterator[Any]:
+        if response.status == 304:
+            run.not_modified += 1
+            return  # nothing new here, nor on the older pages behind it
+        run.pages += 1
+        if not isinstance(response, TextResponse):
+            run.error(f"{response.url}: list page is not text")
+            return
+        site = run.site
+        asked = (response.meta.get("redirect_urls") or [response.url])[0]  # the key next time
+        run.list_validators[asked] = (
+            _header(response, "ETag"), _header(response, "Last-Modified"), response.status)
+        listing = parse_list(response.text, response.url, site.article_re, run.profile)
+        if not listing.items:
+            log.warning("%s: no article links on list page %s", site.name, response.url)
+        fresh = 0
+        for item in listing.items:
+            if item.url in run.seen or not self._allowed(site, item.url):
+                continue
+            run.seen.add(item.url)
+            if find_article(self.tracker.db, item.url) is not None:
+                continue  # archived already: re-checks, not list walks, look at it again
+            fresh += 1
+            yield self._article_request(run, item)
+        if listing.items and not fresh:
+            return  # a page of known articles only: the rest of the list is older still
+        depth = response.meta["depth"]
+        if depth < site.max_list_pages:
+            for url in listing.next_pages:
+                if url not in run.seen and self._allowed(site, url):
+                    yield self._list_request(run, url, depth + 1)
+                    break  # one next page per page keeps the walk in order
 
     def _article_request(self, run: SiteRun, item: ListItem) -> scrapy.Request:
         return self._request(run, item.url, self.parse_article, kind="article",
                              list_title=item.title, list_date=item.date)
 
-    def parse_article(self, response: Response) -> Iterator[Any]:
-        run: SiteRun = response.meta["run"]
-        try:
-            if run.closed:
-                return
-            if response.meta.get("kind") == "recheck" and not self._rechecked(run, response):
-                return
-            run.pages += 1
-            if not isinstance(response, TextResponse):
-                run.error(f"{response.url}: not an HTML page")
-                return
-            page = Page(
-                url=response.url,
-                site=run.site.name,
-                html=response.text,  # decoded by Scrapy: GB2312/GBK read as GB18030
-                status=response.status,
-                list_title=response.meta.get("list_title"),
-                list_date=response.meta.get("list_date"),
-                profile=run.site.profile,
-                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                etag=_header(response, "ETag"),
-                last_modified=_header(response, "Last-Modified"),
-            )
-            links = find_attachment_links(response.text, response.url)
-            if not links:
-                run.items += 1
-                yield page
-                return
-            # fetch the attachments first; the page goes on when the last one is in
-            page_state = {"page": page, "left": len(links)}
-            for url, name in links:
-                request = self._request(run, url, self.parse_attachment, kind="attachment",
-                                        page_state=page_state, name=name)
-                request.errback = self._attachment_failed
-                request.meta["download_maxsize"] = MAX_ATTACHMENT_BYTES
-                yield request
-        finally:
-            self.tracker.done(run)
+    @_counted
+    def parse_article(self, response: Response, run: SiteRun) -> Iterator[Any]:
+        if response.meta.get("kind") == "recheck" and not self._rechecked(run, response):
+            return
+        run.pages += 1
+        if not isinstance(response, TextResponse):
+            run.error(f"{response.url}: not an HTML page")
+            return
+        page = Page(
+            url=response.url,
+            site=run.site.name,
+            html=response.text,  # decoded by Scrapy: GB2312/GBK read as GB18030
+            status=response.status,
+            list_title=response.meta.get("list_title"),
+            list_date=response.meta.get("list_date"),
+            profile=run.site.profile,
+            fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            etag=_header(response, "ETag"),
+            last_modified=_header(response, "Last-Modified"),
+        )
+        links = find_attachment_links(response.text, response.url)
+        if not links:
+            run.items += 1
+            yield page
+            return
+        # fetch the attachments first; the page goes on when the last one is in
+        page_state = {"page": page, "left": len(links)}
+        for url, name in links:
+            request = self._request(run, url, self.parse_attachment, kind="attachment",
+                                    page_state=page_state, name=name)
+            request.errback = self._attachment_failed
+            request.meta["download_maxsize"] = MAX_ATTACHMENT_BYTES
+            yield request
 
     def _rechecked(self, run: SiteRun, response: Response) -> bool:
         """Handle a re-check's answer; True when it is a page to extract and store."""
@@ -249,46 +257,37 @@ class PortalSpider(scrapy.Spider):
             return False
         return True
 
-    def parse_attachment(self, response: Response) -> Iterator[Any]:
-        run: SiteRun = response.meta["run"]
-        try:
-            ctype = _header(response, "Content-Type")
-            yield from self._attach(run, response.meta, FetchedFile(
-                url=response.url, name=response.meta.get("name", ""), body=response.body,
-                content_type=ctype))
-        finally:
-            self.tracker.done(run)
+    @_counted
+    def parse_attachment(self, response: Response, run: SiteRun) -> Iterator[Any]:
+        ctype = _header(response, "Content-Type")
+        yield from self._attach(run, response.meta, FetchedFile(
+            url=response.url, name=response.meta.get("name", ""), body=response.body,
+            content_type=ctype))
 
-    def _attachment_failed(self, failure: Failure) -> Iterator[Any]:
+    @_counted
+    def _attachment_failed(self, failure: Failure, run: SiteRun) -> Iterator[Any]:
         request = failure.request
-        run: SiteRun = request.meta["run"]
-        try:
-            reason = failure.getErrorMessage() or failure.type.__name__
-            log.warning("%s: attachment %s skipped: %s", run.site.name, request.url, reason)
-            yield from self._attach(run, request.meta, FetchedFile(
-                url=request.url, name=request.meta.get("name", ""), skipped=reason))
-        finally:
-            self.tracker.done(run)
+        reason = failure.getErrorMessage() or failure.type.__name__
+        log.warning("%s: attachment %s skipped: %s", run.site.name, request.url, reason)
+        yield from self._attach(run, request.meta, FetchedFile(
+            url=request.url, name=request.meta.get("name", ""), skipped=reason))
 
     def _attach(self, run: SiteRun, meta: dict[str, Any], file: FetchedFile) -> Iterator[Page]:
         state = meta["page_state"]
         state["page"].files.append(file)
         state["left"] -= 1
-        if state["left"] == 0 and not run.closed:
+        if state["left"] == 0:
             run.items += 1
             yield state["page"]
 
-    def _failed(self, failure: Failure) -> None:
+    @_counted
+    def _failed(self, failure: Failure, run: SiteRun) -> None:
         request = failure.request
-        run: SiteRun = request.meta["run"]
-        try:
-            reason = failure.getErrorMessage() or failure.type.__name__
-            kind = request.meta.get("kind", "page")
-            if kind == "list" and request.meta.get("depth") == 1:
-                run.start_failures += 1
-            run.error(f"{request.url}: {kind} failed: {reason}")
-        finally:
-            self.tracker.done(run)
+        reason = failure.getErrorMessage() or failure.type.__name__
+        kind = request.meta.get("kind", "page")
+        if kind == "list" and request.meta.get("depth") == 1:
+            run.start_failures += 1
+        run.error(f"{request.url}: {kind} failed: {reason}")
 
 
 def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]:
