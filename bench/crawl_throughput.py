@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 SERVER = """
 import functools, sys
-from scheduler.demo.portal import PortalServer, QuietHandler
+from talentwatch.cli.demo_portal.portal import PortalServer, QuietHandler
 handler = functools.partial(QuietHandler, directory=sys.argv[2])
 PortalServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
 """
@@ -72,7 +72,7 @@ def crawl(portal: Path, port: int, workdir: Path, workers: int) -> tuple[float, 
     path.write_text(json.dumps(config), encoding="utf-8")
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "scheduler", "--config", str(path), "crawl"],
+    subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(path), "crawl"],
                    check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                    stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - start
@@ -98,11 +98,10 @@ def extraction_loop(portal: Path) -> tuple[float, int]:
 
 def pipeline_loop(portal: Path) -> tuple[float, float, int]:
     """Our own per-article work in one process: extraction, then relevance scoring."""
+    from talentwatch.core.records import Page
+    from talentwatch.crawler.extract import extract
+    from talentwatch.relevance import Classifier
     from w3lib.encoding import html_to_unicode
-
-    from crawler.extract import extract
-    from crawler.items import Page
-    from relevance import Classifier
 
     classifier = Classifier()
     pages = sorted((portal / "gzdt" / "content").glob("post_*.html"))

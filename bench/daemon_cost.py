@@ -110,8 +110,8 @@ def main() -> None:
 
     # an idle list page lists nothing new; keep the per-page "no article links" notice quiet
     logging.basicConfig(level=logging.ERROR)
-    from scheduler.config import parse_config
-    from scheduler.daemon import Daemon
+    from talentwatch.core.config import parse_config
+    from talentwatch.scheduler.daemon import Daemon
 
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(args.items), "0" if args.no_304 else "1"],

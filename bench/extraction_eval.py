@@ -31,12 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import trafilatura  # noqa: E402
-
-from crawler.decode import decode_html  # noqa: E402
-from crawler.extract import extract  # noqa: E402
-from crawler.items import Page  # noqa: E402
-from crawler.listing import parse_list  # noqa: E402
-from crawler.profiles import get_profile  # noqa: E402
+from talentwatch.core.profiles import get_profile  # noqa: E402
+from talentwatch.core.records import Page  # noqa: E402
+from talentwatch.crawler.decode import decode_html  # noqa: E402
+from talentwatch.crawler.extract import extract  # noqa: E402
+from talentwatch.crawler.listing import parse_list  # noqa: E402
 
 _WS = re.compile(r"\s+")
 _URL_WRAPPER = re.compile(r'^\s*<text id="(https?://[^"]+)"')

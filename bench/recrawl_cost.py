@@ -35,10 +35,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
+from talentwatch.storage import dedupe  # noqa: E402
+from talentwatch.storage.normalize import normalize  # noqa: E402
+from talentwatch.storage.schema import open_archive  # noqa: E402
 
-from storage import dedupe  # noqa: E402
-from storage.normalize import normalize  # noqa: E402
-from storage.schema import open_archive  # noqa: E402
 from tests.dedupe_texts import AGGREGATOR_FOOTER, AGGREGATOR_HEADER, mirror  # noqa: E402
 from tests.portal_server import serve_counting  # noqa: E402
 
@@ -59,7 +59,7 @@ def kind_of(path: str) -> str:
 def crawl_step(config: Path, label: str, traffic, *args: str) -> dict:
     mark = traffic.mark()
     cpu, wall = child_cpu(), time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), "crawl", *args],
+    result = subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), "crawl", *args],
                             cwd=ROOT, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - wall, child_cpu() - cpu
     if result.returncode != 0:
@@ -111,8 +111,8 @@ def bench_crawl(articles: int, tools: Path) -> None:
 def vocabulary(seed: int) -> list[str]:
     """Words in the register of the portals, recombined into synthetic documents."""
     import jieba
+    from talentwatch.cli.demo_portal.portal import load_articles
 
-    from scheduler.demo.portal import load_articles
     from tests import dedupe_texts as t
 
     texts = [p for a in load_articles() for p in a["paragraphs"]]

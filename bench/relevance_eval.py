@@ -21,9 +21,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.items import Article  # noqa: E402
-from relevance import Classifier, RelevanceConfig  # noqa: E402
-from relevance.incentives import extract_sentence  # noqa: E402
+from talentwatch.core.records import Article  # noqa: E402
+from talentwatch.relevance import Classifier, RelevanceConfig  # noqa: E402
+from talentwatch.relevance.incentives import extract_sentence  # noqa: E402
 
 FIELDS = ("type", "amount_min", "amount_max", "period")
 
@@ -128,7 +128,7 @@ def main() -> int:
     args = parser.parse_args()
     config = None
     if args.config:
-        from scheduler.config import load_config
+        from talentwatch.core.config import load_config
         config = load_config(args.config).relevance
     classifier = Classifier(config if isinstance(config, RelevanceConfig) else None)
     items = load_items(args.data)

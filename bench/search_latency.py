@@ -26,9 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from storage.filters import Filters  # noqa: E402
-from storage.schema import open_archive  # noqa: E402
-from storage.search import article_body, index_article, search  # noqa: E402
+from talentwatch.storage.filters import Filters  # noqa: E402
+from talentwatch.storage.schema import open_archive  # noqa: E402
+from talentwatch.storage.search import article_body, index_article, search  # noqa: E402
 
 PROVINCES = {
     "广东省": {"广州市": ["天河区", "番禺区", "从化区"], "深圳市": ["南山区", "龙岗区", "宝安区"],
@@ -128,7 +128,7 @@ def make_article(rng: random.Random, n: int) -> dict:
 def build(path: Path, count: int, seed: int) -> None:
     import json
 
-    from storage.archive import transaction
+    from talentwatch.storage.db import transaction
 
     path.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
@@ -197,7 +197,7 @@ def time_queries(fn, queries, repeat: int) -> list[float]:
 
 def compare(db, repeat: int) -> None:
     """The alternatives, timed on the same words: top-20 by bm25, like search's core."""
-    from storage.search import normalize
+    from talentwatch.storage.search import normalize
 
     tables = db.table_names()
     if "bench_fts_uni" not in tables or "bench_fts_tri" not in tables:
@@ -231,7 +231,7 @@ def compare(db, repeat: int) -> None:
                        [f"%{q}%"] * 2).fetchall()
 
     def pairs(q: str) -> None:
-        from storage.search import to_match
+        from talentwatch.storage.search import to_match
         db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [to_match(q)]).fetchall()
 
     for name, fn in (("character pairs (chosen)", pairs), ("one token per Han char", uni),

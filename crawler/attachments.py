@@ -15,7 +15,7 @@ import re
 import zipfile
 from urllib.parse import unquote, urljoin, urlsplit
 
-from crawler.items import Attachment, FetchedFile
+from talentwatch.core.records import Attachment, FetchedFile
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def _kind_of_link(href: str, text: str) -> bool:
 
 def find_attachment_links(html: str, url: str) -> list[tuple[str, str]]:
     """(absolute url, link text) of every PDF/DOC/DOCX link on a page, in page order."""
-    from crawler.body import parse
+    from talentwatch.crawler.body import parse
 
     root = parse(html) if html and html.strip() else None
     if root is None:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 from lxml import html as lxml_html
 from lxml.etree import Comment, ProcessingInstruction
-
-from crawler.boilerplate import DROP_ATTR_RE, DROP_TAGS
+from talentwatch.crawler.boilerplate import DROP_ATTR_RE, DROP_TAGS
 
 # tags after which text continues on a new line
 _BLOCK = {

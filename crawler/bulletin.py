@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 
-from crawler import metadata as md
-from crawler.items import Article
+from talentwatch.core.records import Article
+from talentwatch.crawler import metadata as md
 
 _RUN_IN = re.compile(r"(?:^|\n)\s*[△▲]\s*")
 _TITLE_END = re.compile(r"[。！？]")

@@ -15,14 +15,13 @@ from urllib.parse import urljoin
 
 from lxml.cssselect import CSSSelector
 from lxml.etree import XPathError
-
-from crawler import metadata as md
-from crawler.attachments import read_attachments
-from crawler.body import around, densest_node, node_text, parse, prune, strip_code
-from crawler.boilerplate import LINE_RE, TAIL_RE
-from crawler.bulletin import split_bulletin
-from crawler.items import Article, Page
-from crawler.profiles import CMS_BODY_SELECTORS, PROFILES, TITLE_SELECTORS, Profile, get_profile
+from talentwatch.core.profiles import CMS_BODY_SELECTORS, PROFILES, TITLE_SELECTORS, Profile, get_profile
+from talentwatch.core.records import Article, Page
+from talentwatch.crawler import metadata as md
+from talentwatch.crawler.attachments import read_attachments
+from talentwatch.crawler.body import around, densest_node, node_text, parse, prune, strip_code
+from talentwatch.crawler.boilerplate import LINE_RE, TAIL_RE
+from talentwatch.crawler.bulletin import split_bulletin
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 from parsel import Selector
-
-from crawler.metadata import parse_date
-from crawler.profiles import Profile
+from talentwatch.core.profiles import Profile
+from talentwatch.crawler.metadata import parse_date
 
 log = logging.getLogger(__name__)
 

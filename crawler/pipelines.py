@@ -16,12 +16,11 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from scrapy.exceptions import DropItem
-
-from crawler.extract import extract
-from crawler.items import Article, Page
-from crawler.profiles import Profile, get_profile
-from relevance import Classifier, RelevanceConfig
-from storage.archive import save_article
+from talentwatch.core.profiles import Profile, get_profile
+from talentwatch.core.records import Article, Page
+from talentwatch.crawler.extract import extract
+from talentwatch.relevance import Classifier, RelevanceConfig
+from talentwatch.storage.archive import save_article
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,10 @@ import logging
 from collections.abc import Callable
 
 from scrapy.crawler import CrawlerProcess
-
-from crawler.runs import RunTracker, SiteRun
-from crawler.spider import PortalSpider, spider_settings
-from scheduler.config import Config, SiteConfig
-from storage.schema import open_archive
+from talentwatch.core.config import Config, SiteConfig
+from talentwatch.crawler.runs import RunTracker, SiteRun
+from talentwatch.crawler.spider import PortalSpider, spider_settings
+from talentwatch.storage.schema import open_archive
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import sqlite_utils
-
-from crawler.profiles import Profile, get_profile
-from scheduler.config import SiteConfig
-from storage.archive import finish_run, save_list_validators, start_run
+from talentwatch.core.config import SiteConfig
+from talentwatch.core.profiles import Profile, get_profile
+from talentwatch.storage.archive import finish_run, save_list_validators, start_run
 
 log = logging.getLogger(__name__)
 

@@ -28,14 +28,19 @@ import scrapy
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
+from talentwatch.core.config import SiteConfig
+from talentwatch.core.records import FetchedFile, Page
+from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from talentwatch.crawler.listing import ListItem, parse_list
+from talentwatch.crawler.runs import RunTracker, SiteRun
+from talentwatch.storage.archive import (
+    due_for_recheck,
+    find_article,
+    list_validators,
+    mark_not_modified,
+    mark_withdrawn,
+)
 from twisted.python.failure import Failure
-
-from crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
-from crawler.items import FetchedFile, Page
-from crawler.listing import ListItem, parse_list
-from crawler.runs import RunTracker, SiteRun
-from scheduler.config import SiteConfig
-from storage.archive import due_for_recheck, find_article, list_validators, mark_not_modified, mark_withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -319,8 +324,8 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "TALENTWATCH_EXTRACT_WORKERS": crawl.extract_workers,
         "TALENTWATCH_RELEVANCE": relevance.model_dump(),
         "ITEM_PIPELINES": {
-            "crawler.pipelines.ExtractPipeline": 100,
-            "crawler.pipelines.RelevancePipeline": 500,
-            "crawler.pipelines.ArchivePipeline": 900,
+            "talentwatch.crawler.pipelines.ExtractPipeline": 100,
+            "talentwatch.crawler.pipelines.RelevancePipeline": 500,
+            "talentwatch.crawler.pipelines.ArchivePipeline": 900,
         },
     }

@@ -4,7 +4,7 @@
 topics, matched_terms, region, incentives and deadline (bulletin parts too).
 """
 
-from relevance.classifier import Classifier
-from relevance.config import RelevanceConfig, TopicConfig, default_config
+from talentwatch.core.relevance_config import RelevanceConfig, TopicConfig, default_config
+from talentwatch.relevance.classifier import Classifier
 
 __all__ = ["Classifier", "RelevanceConfig", "TopicConfig", "default_config"]

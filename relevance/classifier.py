@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 
 import opencc
-
-from crawler.items import Article
-from relevance.config import RelevanceConfig, default_config
-from relevance.deadline import find_deadline
-from relevance.incentives import extract_incentives
-from relevance.region import detect_region
-from relevance.topics import TopicScorer
+from talentwatch.core.records import Article
+from talentwatch.core.relevance_config import RelevanceConfig, default_config
+from talentwatch.relevance.deadline import find_deadline
+from talentwatch.relevance.incentives import extract_incentives
+from talentwatch.relevance.region import detect_region
+from talentwatch.relevance.topics import TopicScorer
 
 # a bulletin item ends with its author in brackets: …（望江县委组织部）
 _TRAILING_SOURCE = re.compile(r"[（(]([^（）()]{2,30}?)[）)]\s*$")

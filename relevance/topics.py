@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import jieba
-
-from relevance.config import RelevanceConfig
+from talentwatch.core.relevance_config import RelevanceConfig
 
 NEGATIVE_KEY = "negative"
 GENERIC = "人才"
@@ -42,7 +41,7 @@ class TopicScorer:
     def __init__(self, config: RelevanceConfig) -> None:
         self.config = config
         self.tokenizer = jieba.Tokenizer()
-        with resources.as_file(resources.files("relevance.data").joinpath(_DICT_FILE)) as path:
+        with resources.as_file(resources.files("talentwatch.relevance.data").joinpath(_DICT_FILE)) as path:
             self.tokenizer.load_userdict(str(path))
         terms = {t for topic in config.topics for t in (*topic.terms, *topic.negative)}
         terms |= set(config.negative)

@@ -35,9 +35,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-
-from scheduler.config import TIMEZONE, Config, SiteConfig, Subscription
-from storage.outbox import iso, load_jobs, save_jobs, utcnow
+from talentwatch.core.config import TIMEZONE, Config, SiteConfig, Subscription
+from talentwatch.storage.outbox import iso, load_jobs, save_jobs, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -129,15 +128,15 @@ class OutboxWorker:
         self.errors: list[str] = []
 
     def _open(self) -> None:
-        from storage.schema import open_archive
+        from talentwatch.storage.schema import open_archive
 
         self.local.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
         self.local.db.execute("PRAGMA synchronous = NORMAL")
 
     def round(self, digests: list[str]) -> None:
         """Runs in the worker thread."""
-        from scheduler.alerts.collect import collect
-        from scheduler.alerts.delivery import deliver_due, release
+        from talentwatch.scheduler.alerts.collect import collect
+        from talentwatch.scheduler.alerts.delivery import deliver_due, release
 
         db: sqlite_utils.Database = self.local.db
         try:
@@ -198,11 +197,10 @@ class Daemon:
 
         install_reactor(ASYNCIO_REACTOR)
         from scrapy import signals
+        from talentwatch.crawler.runs import RunTracker
+        from talentwatch.crawler.spider import PortalSpider, spider_settings
+        from talentwatch.storage.schema import open_archive
         from twisted.internet import reactor
-
-        from crawler.runs import RunTracker
-        from crawler.spider import PortalSpider, spider_settings
-        from storage.schema import open_archive
 
         self.loop = asyncio.get_event_loop()
         self.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -25,30 +23,13 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import sqlite_utils
-
-from crawler.items import Article
-from storage import dedupe
-from storage.identity import canonical_url, is_official, original_link, stable_key
-from storage.normalize import fingerprint, normalize, text_hash
-from storage.search import index_article
-from storage.versions import diff_summary, unified_diff
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
-    conn = db.conn
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+from talentwatch.core.records import Article
+from talentwatch.storage import dedupe
+from talentwatch.storage.db import now_iso, transaction
+from talentwatch.storage.identity import canonical_url, is_official, original_link, stable_key
+from talentwatch.storage.normalize import fingerprint, normalize, text_hash
+from talentwatch.storage.search import index_article
+from talentwatch.storage.versions import diff_summary, unified_diff
 
 
 def content_hash(title: str, text: str) -> str:

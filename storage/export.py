@@ -9,10 +9,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlite_utils
-
-from storage.cells import json_cell
-from storage.filters import Filters
-from storage.search import search_subquery, to_match
+from talentwatch.storage.cells import json_cell
+from talentwatch.storage.filters import Filters
+from talentwatch.storage.search import search_subquery, to_match
 
 # the names users script against; later fields are appended, these stay
 EXPORT_FIELDS = [

@@ -10,9 +10,9 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
-
-from storage import dedupe
-from storage.search import ensure_index
+from talentwatch.storage import dedupe
+from talentwatch.storage.db import ArchiveError, connect
+from talentwatch.storage.search import ensure_index
 
 ARTICLES = {
     "id": int,
@@ -150,34 +150,17 @@ def _ensure(db: sqlite_utils.Database, name: str, columns: dict, pk: str, **kw) 
         table.add_column(column, kind)
 
 
-class ArchiveError(Exception):
-    """The archive file cannot be opened or created; the message says which and why."""
-
-
 def open_archive(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
-    """Open (creating or migrating) the archive at `path`, in WAL mode.
-
-    `cache_mb` bounds SQLite's page cache for this connection: large for bulk
-    crawls (near-duplicate bands are looked up at random), small for a daemon
-    that should hold its memory flat.
-    """
-    path = Path(path)
+    """Open (creating or migrating) the archive at `path`, in WAL mode (see storage.db.connect)."""
+    db = connect(path, cache_mb)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return _open(path, cache_mb)
-    except (OSError, sqlite3.DatabaseError) as exc:
+        _create(db)
+    except sqlite3.DatabaseError as exc:
         raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
+    return db
 
 
-def _open(path: Path, cache_mb: int) -> sqlite_utils.Database:
-    db = sqlite_utils.Database(path)
-    db.execute("PRAGMA busy_timeout = 10000")
-    db.execute(f"PRAGMA cache_size = -{int(cache_mb) * 1024}")
-    db.enable_wal()
-    # WAL + NORMAL: a commit is atomic and survives a crash of the process; only a power
-    # cut may lose the last commits (never half of one). FULL would fsync every article.
-    db.execute("PRAGMA synchronous = NORMAL")
-    db.execute("PRAGMA foreign_keys = ON")
+def _create(db: sqlite_utils.Database) -> None:
     _ensure(db, "articles", ARTICLES, "id", not_null={"url", "site"},
             defaults={"version": 1, "status": "active"})
     db["articles"].create_index(["url"], unique=True, if_not_exists=True)
@@ -201,4 +184,3 @@ def _open(path: Path, cache_mb: int) -> sqlite_utils.Database:
     _ensure(db, "jobs", JOBS, "id")
     # the full-text index (format and upkeep: storage.search)
     ensure_index(db)
-    return db

@@ -32,9 +32,9 @@ from datetime import date
 from typing import Any
 
 import sqlite_utils
-
-from storage.cells import json_cell
-from storage.filters import Filters, first_day, last_day
+from talentwatch.storage.cells import json_cell
+from talentwatch.storage.db import transaction
+from talentwatch.storage.filters import Filters, first_day, last_day
 
 # runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
 _RUN = re.compile(r"[^\W_]+")
@@ -101,8 +101,6 @@ def ensure_index(db: sqlite_utils.Database) -> None:
         row = db.execute("SELECT value FROM search_meta WHERE key = 'format'").fetchone()
         if row and row[0] == INDEX_FORMAT and "articles_fts" in tables:
             return
-    from storage.archive import transaction  # archive imports this module
-
     with transaction(db):
         db.execute("DROP TABLE IF EXISTS articles_fts")
         # prefix='1': the index of first characters answers one-character queries

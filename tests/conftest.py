@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 import yaml
+from talentwatch.cli.demo_portal.portal import build_site, serve
+from talentwatch.storage.schema import open_archive
 
-from scheduler.demo.portal import build_site, serve
-from storage.schema import open_archive
 from tests.test_alerts_support import Mailbox, Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def run_cli(*args: str, config: Path | None = None, check: bool = True,
             timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run `talentwatch [--config X] ARGS…` as a user would, in its own process."""
-    cmd = [sys.executable, "-m", "scheduler"]
+    cmd = [sys.executable, "-m", "talentwatch"]
     if config is not None:
         cmd += ["--config", str(config)]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}

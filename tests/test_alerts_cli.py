@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from click.testing import CliRunner
+from talentwatch.cli.app import main
+from talentwatch.scheduler.alerts.channels import Channel, redacting
 
-from scheduler.alerts.channels import Channel, redacting
-from scheduler.cli import main
 from tests.test_alerts_support import Mailbox, Receiver, cli, write_config
 
 
@@ -39,7 +39,7 @@ def test_notify_test_at_debug_level_logs_no_channel_secret(tmp_path, receiver):
     config = write_config(tmp_path, [], [{"name": "ding", "channels": channels}])
     result = cli(config, "-vv", "notify", "test", "ding", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "INFO scheduler.alerts.delivery: ding → dingtalk#" in result.stderr  # logging was on
+    assert "INFO talentwatch.scheduler.alerts.delivery: ding → dingtalk#" in result.stderr  # logging was on
     # the secrets did go out to the receiver …
     assert receiver.requests[0]["query"]["access_token"] == ["tokSECRET4242"]
     assert len(receiver.requests) == 2

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
-from scheduler.alerts.channels import Channel, ChannelError
-from scheduler.config import ConfigError, parse_config
+from talentwatch.core.config import ConfigError, parse_config
+from talentwatch.scheduler.alerts.channels import Channel, ChannelError
 
 SITE = {"name": "a", "start_urls": ["http://127.0.0.1/x/"], "article_pattern": "post_"}
 

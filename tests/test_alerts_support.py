@@ -24,8 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import yaml
 from aiosmtpd.controller import Controller
-
-from scheduler.demo.portal import build_site, load_articles, serve
+from talentwatch.cli.demo_portal.portal import build_site, load_articles, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 TALENT_IDS = (3101, 3102, 3104)  # talent-policy items of the demo portal
@@ -166,13 +165,13 @@ def write_config(tmp: Path, sites: list[dict], subscriptions: list[dict], **daem
 
 def cli(config: Path, *args: str, env: dict | None = None,
         timeout: float = 90) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), *args],
+    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
 
 
 def spawn(config: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "scheduler", "--config", str(config), "-v", *args],
+    return subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "-v", *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
 

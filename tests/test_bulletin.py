@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from crawler.bulletin import split_items
-from crawler.extract import extract
-from crawler.items import FetchedFile, Page
+from talentwatch.core.records import FetchedFile, Page
+from talentwatch.crawler.bulletin import split_items
+from talentwatch.crawler.extract import extract
+
 from tests.pdfmaker import cjk_pdf
 
 ISSUE = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from talentwatch.core.config import ConfigError, load_config
 
-from scheduler.config import ConfigError, load_config
 from tests.conftest import run_cli
 
 GOOD_SITE = {"name": "county", "start_urls": ["http://127.0.0.1:9/list/index.html"],

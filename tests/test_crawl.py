@@ -9,7 +9,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from scheduler.demo.portal import build_site, serve
+from talentwatch.cli.demo_portal.portal import build_site, serve
+
 from tests.conftest import export_jsonl, run_cli, write_config
 
 PATTERN = r"/rcgz/content/post_\d+\.html$"

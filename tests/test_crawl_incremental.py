@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from talentwatch.cli.demo_portal.portal import build_site, load_articles
+from talentwatch.storage.schema import open_archive
 
-from scheduler.demo.portal import build_site, load_articles
-from storage.schema import open_archive
 from tests.dedupe_texts import (
     EDITED,
     ORIGINAL,
@@ -80,7 +80,7 @@ def build_copies(root: Path, base: str) -> None:
 
 
 def crawl(config: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), "crawl", *args],
+    result = subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), "crawl", *args],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr + result.stdout
     return result
@@ -174,7 +174,7 @@ def test_repost_and_mirror_join_the_original(portal):
 
 
 def test_export_names_the_original_by_url(portal):
-    from storage.export import export_records
+    from talentwatch.storage.export import export_records
 
     records = {r["url"]: r for r in export_records(portal["db"])}
     repost = records[portal["base"] + "agg/news/20260302/8812.html"]

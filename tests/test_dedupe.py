@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 
-from crawler.items import Article
-from storage import dedupe
-from storage.archive import save_article
-from storage.identity import canonical_url, stable_key
-from storage.normalize import normalize
-from storage.schema import open_archive
+from talentwatch.core.records import Article
+from talentwatch.storage import dedupe
+from talentwatch.storage.archive import save_article
+from talentwatch.storage.identity import canonical_url, stable_key
+from talentwatch.storage.normalize import normalize
+from talentwatch.storage.schema import open_archive
+
 from tests.dedupe_texts import (
     ORIGINAL,
     ORIGINAL_TITLE,

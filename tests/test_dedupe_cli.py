@@ -7,11 +7,11 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from talentwatch.cli.app import main
+from talentwatch.core.records import Article
+from talentwatch.storage.archive import mark_withdrawn, save_article
+from talentwatch.storage.schema import open_archive
 
-from crawler.items import Article
-from scheduler.cli import main
-from storage.archive import mark_withdrawn, save_article
-from storage.schema import open_archive
 from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, OTHER, OTHER_TITLE, mirror, repost_text
 
 GOV = "https://www.baishi.gov.cn/rcgz/content/post_501.html"

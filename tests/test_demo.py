@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from scheduler.demo.portal import load_articles
+from talentwatch.cli.demo_portal.portal import load_articles
+
 from tests.conftest import run_cli
 
 

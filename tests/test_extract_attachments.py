@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 
 import docx
+from talentwatch.core.records import FetchedFile, Page
+from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links, read_attachment
+from talentwatch.crawler.extract import extract
 
-from crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links, read_attachment
-from crawler.extract import extract
-from crawler.items import FetchedFile, Page
 from tests.pdfmaker import cjk_pdf
 
 PAGE = """<html><body><div class="zw"><p>附件：</p>

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from crawler.extract import extract
-from crawler.items import Page
-from crawler.profiles import get_profile
+from talentwatch.core.profiles import get_profile
+from talentwatch.core.records import Page
+from talentwatch.crawler.extract import extract
 
 DATA = Path(__file__).parent / "data" / "extract"
 

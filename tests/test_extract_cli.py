@@ -20,7 +20,7 @@ ROOT = Path(__file__).parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scheduler", "extract", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "talentwatch", "extract", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from crawler.decode import decode_html
-from crawler.extract import extract
-from crawler.items import Page
+from talentwatch.core.records import Page
+from talentwatch.crawler.decode import decode_html
+from talentwatch.crawler.extract import extract
 
 # 镕 and 喆 are GBK-only: a strict gb2312 decoder garbles them
 BODY = ("<p>　　朱镕基路社区组建“银龄人才库”，吸纳退休教师、医生和工程师136名，开展志愿服务和技术咨询，"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from crawler import metadata as md
-from crawler.extract import extract
-from crawler.items import Page
-from crawler.profiles import get_profile
+from talentwatch.core.profiles import get_profile
+from talentwatch.core.records import Page
+from talentwatch.crawler import metadata as md
+from talentwatch.crawler.extract import extract
 
 DATA = Path(__file__).parent / "data" / "extract"
 COUNTY_URL = "http://www.qinghe.gov.cn/rcgz/content/post_4412.html"

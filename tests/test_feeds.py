@@ -11,11 +11,11 @@ import sys
 
 import feedparser
 import pytest
+from talentwatch.storage.export import EXPORT_FIELDS, count_records, export_records
+from talentwatch.storage.feeds import atom_feed
+from talentwatch.storage.filters import Filters
+from talentwatch.storage.search import search
 
-from storage.export import EXPORT_FIELDS, count_records, export_records
-from storage.feeds import atom_feed
-from storage.filters import Filters
-from storage.search import search
 from tests.conftest import run_on_terminal
 from tests.test_search import ARTICLES, ROOT_DIR, build_archive, run_cli
 
@@ -24,7 +24,7 @@ from tests.test_search import ARTICLES, ROOT_DIR, build_archive, run_cli
 def config(tmp_path):
     build_archive(tmp_path / "archive.db")
     # one article withdrawn, one edited: both must show as such in the feed
-    from storage.schema import open_archive
+    from talentwatch.storage.schema import open_archive
 
     db = open_archive(tmp_path / "archive.db")
     db.execute("UPDATE articles SET status = 'withdrawn' WHERE url = ?", [ARTICLES[7]["url"]])
@@ -98,7 +98,7 @@ def test_atom_feed_follows_the_query_and_escapes_text(tmp_path):
 
 
 def test_export_draws_a_progress_bar_only_on_a_terminal(config):
-    args = [sys.executable, "-m", "scheduler", "--config", str(config), "export", "-o", os.devnull]
+    args = [sys.executable, "-m", "talentwatch", "--config", str(config), "export", "-o", os.devnull]
     returncode, _, seen = run_on_terminal(args)
     assert returncode == 0
     assert b"exporting jsonl" in seen

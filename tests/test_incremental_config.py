@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from scheduler.config import ConfigError, parse_config
+from talentwatch.core.config import ConfigError, parse_config
 
 SITE = {"name": "gov", "start_urls": ["https://www.baishi.gov.cn/rcgz/"], "article_pattern": r"post_\d+"}
 

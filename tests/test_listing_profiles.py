@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-
-from crawler.extract import extract
-from crawler.items import Page
-from crawler.listing import parse_list
-from crawler.profiles import PROFILES, get_profile
+from talentwatch.core.profiles import PROFILES, get_profile
+from talentwatch.core.records import Page
+from talentwatch.crawler.extract import extract
+from talentwatch.crawler.listing import parse_list
 
 DATA = Path(__file__).parent / "data" / "extract"
 GDZZ_RE = re.compile(PROFILES["gdzz"].article_url)

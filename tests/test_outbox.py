@@ -10,15 +10,15 @@ from urllib.parse import unquote
 
 import yaml
 from click.testing import CliRunner
+from talentwatch.cli.app import main
+from talentwatch.core.config import parse_config
+from talentwatch.core.records import Article
+from talentwatch.scheduler.alerts.collect import collect
+from talentwatch.scheduler.alerts.delivery import configured_pairs, deliver_due, release
+from talentwatch.scheduler.alerts.digest import preview
+from talentwatch.storage.archive import save_article
+from talentwatch.storage.outbox import counts, iso, utcnow
 
-from crawler.items import Article
-from scheduler.alerts.collect import collect
-from scheduler.alerts.delivery import configured_pairs, deliver_due, release
-from scheduler.alerts.digest import preview
-from scheduler.cli import main
-from scheduler.config import parse_config
-from storage.archive import save_article
-from storage.outbox import counts, iso, utcnow
 from tests.test_alerts_support import Mailbox, free_port
 
 

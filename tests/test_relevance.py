@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from crawler.items import Article
-from relevance import Classifier, RelevanceConfig
-from relevance.deadline import find_deadline
-from relevance.incentives import extract_incentives, extract_sentence
-from relevance.region import detect_region
-from scheduler.config import ConfigError, parse_config
+from talentwatch.core.config import ConfigError, parse_config
+from talentwatch.core.records import Article
+from talentwatch.relevance import Classifier, RelevanceConfig
+from talentwatch.relevance.deadline import find_deadline
+from talentwatch.relevance.incentives import extract_incentives, extract_sentence
+from talentwatch.relevance.region import detect_region
 
 DATA = Path(__file__).parent / "data" / "relevance"
 
@@ -241,7 +240,7 @@ def test_site_region_from_config_when_the_text_names_none():
 # --- config ---------------------------------------------------------------------------
 
 def _defaults() -> dict:
-    path = Path(__file__).parent.parent / "relevance" / "data" / "default_topics.yaml"
+    path = Path(__file__).parent.parent / "core" / "data" / "default_topics.yaml"
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import yaml
+from talentwatch.core.records import Article
+from talentwatch.storage.archive import save_article
+from talentwatch.storage.export import export_records
+from talentwatch.storage.schema import open_archive
 
-from crawler.items import Article
-from storage.archive import save_article
-from storage.export import export_records
-from storage.schema import open_archive
 from tests.conftest import run_on_terminal
 
 ROOT = Path(__file__).parent.parent
@@ -35,7 +35,7 @@ CADRE = Article(
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), *args],
+    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
@@ -105,7 +105,7 @@ def test_classify_draws_a_progress_bar_only_on_a_terminal(tmp_path):
         save_article(db, article)
     db.close()
     config = write_config(tmp_path / "config.yaml", None)
-    args = [sys.executable, "-m", "scheduler", "--config", str(config), "classify", "--all", "--batch", "1"]
+    args = [sys.executable, "-m", "talentwatch", "--config", str(config), "classify", "--all", "--batch", "1"]
     returncode, stdout, seen = run_on_terminal(args)
     assert returncode == 0
     assert b"classifying" in seen

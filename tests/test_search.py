@@ -13,12 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from crawler.items import Article, Attachment
-from storage.archive import save_article
-from storage.filters import FilterError, Filters
-from storage.schema import open_archive
-from storage.search import QueryError, search, to_match
+from talentwatch.core.records import Article, Attachment
+from talentwatch.storage.archive import save_article
+from talentwatch.storage.filters import FilterError, Filters
+from talentwatch.storage.schema import open_archive
+from talentwatch.storage.search import QueryError, search, to_match
 
 # Our own texts in the register of county/city talent-policy news.
 GD_CZ = {"province": "广东省", "city": "潮州市", "county": "湘桥区"}
@@ -346,7 +345,7 @@ ROOT_DIR = Path(__file__).resolve().parent.parent
 
 
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scheduler", "--config", str(config), *args],
+    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
                           capture_output=True, text=True, encoding="utf-8", timeout=60, cwd=ROOT_DIR)
 
 

@@ -16,10 +16,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from talentwatch.core.records import Article
+from talentwatch.storage.archive import save_article
+from talentwatch.storage.schema import open_archive
 
-from crawler.items import Article
-from storage.archive import save_article
-from storage.schema import open_archive
 from tests.test_search import ARTICLES, NOTICE_TEXT, build_archive
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def server(tmp_path_factory):
     # a file, not a pipe: Datasette logs each refused statement at length, and a full
     # pipe nobody reads would stall the server
     log = open(tmp / "serve.log", "w+", encoding="utf-8")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "scheduler", "--config", str(config), "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "serve",
                              "--port", str(port)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

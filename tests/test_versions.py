@@ -7,10 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import talentwatch.storage.archive as archive
+from talentwatch.core.records import Article
+from talentwatch.storage.archive import due_for_recheck, mark_not_modified, mark_withdrawn, save_article
 
-import storage.archive as archive
-from crawler.items import Article
-from storage.archive import due_for_recheck, mark_not_modified, mark_withdrawn, save_article
 from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, mirror
 
 URL = "https://www.baishi.gov.cn/rcgz/content/post_501.html"

@@ -8,8 +8,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import pytest
-
-from crawler.pipelines import WorkerPool
+from talentwatch.crawler.pipelines import WorkerPool
 
 
 def die_once(marker: str) -> str:

@@ -7,7 +7,7 @@ instantly or as a digest.
     deliver_due(db, config)        queued messages -> channels, with backoff
 """
 
-from scheduler.alerts.collect import collect
-from scheduler.alerts.delivery import deliver_due, send_test
+from talentwatch.scheduler.alerts.collect import collect
+from talentwatch.scheduler.alerts.delivery import deliver_due, send_test
 
 __all__ = ["collect", "deliver_due", "send_test"]

@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import apprise
-
-from scheduler.alerts import chatbots, mail, webhook
-from scheduler.alerts.errors import ChannelError, DeliveryError, last_line
-from scheduler.alerts.render import Message
+from talentwatch.scheduler.alerts import chatbots, mail, webhook
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, last_line
+from talentwatch.scheduler.alerts.render import Message
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -25,9 +25,8 @@ import requests
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
-
-from scheduler.alerts.errors import ChannelError, DeliveryError
-from scheduler.alerts.render import Message
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.scheduler.alerts.render import Message
 
 TIMEOUT = 15
 # replies are limited in size; DingTalk markdown ~20000 bytes, WeCom markdown 4096

@@ -11,12 +11,11 @@ import logging
 from datetime import datetime, timedelta
 
 import sqlite_utils
-
-from scheduler.alerts.channels import Channel
-from scheduler.alerts.filters import matches
-from scheduler.config import Config, Subscription
-from storage.archive import transaction
-from storage.outbox import Alert, add_alerts, alert_key, cursors, iso, set_cursor, utcnow
+from talentwatch.core.config import Config, Subscription
+from talentwatch.scheduler.alerts.channels import Channel
+from talentwatch.scheduler.alerts.filters import matches
+from talentwatch.storage.db import transaction
+from talentwatch.storage.outbox import Alert, add_alerts, alert_key, cursors, iso, set_cursor, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlite_utils
-
-from scheduler.alerts.channels import Channel, ChannelError, DeliveryError, send
-from scheduler.alerts.render import Item, Message, load_items, render
-from scheduler.config import Config, Subscription
-from storage.archive import transaction
-from storage.outbox import Pair, backoff, due, mark_failed, mark_sent, release_digest, utcnow
+from talentwatch.core.config import Config, Subscription
+from talentwatch.scheduler.alerts.channels import Channel, ChannelError, DeliveryError, send
+from talentwatch.scheduler.alerts.render import Item, Message, load_items, render
+from talentwatch.storage.db import transaction
+from talentwatch.storage.outbox import Pair, backoff, due, mark_failed, mark_sent, release_digest, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlite_utils
-
-from scheduler.alerts.channels import Channel
-from scheduler.alerts.collect import unread
-from scheduler.alerts.render import Message, load_items, render
-from scheduler.config import Config, Subscription
-from storage.outbox import already_alerted, held_rows, message_id_for, utcnow
+from talentwatch.core.config import Config, Subscription
+from talentwatch.scheduler.alerts.channels import Channel
+from talentwatch.scheduler.alerts.collect import unread
+from talentwatch.scheduler.alerts.render import Message, load_items, render
+from talentwatch.storage.outbox import already_alerted, held_rows, message_id_for, utcnow
 
 
 def preview(db: sqlite_utils.Database, config: Config, sub: Subscription,

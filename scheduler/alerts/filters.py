@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from scheduler.config import AlertFilter
-from storage.cells import json_cell
+from talentwatch.core.config import AlertFilter
+from talentwatch.storage.cells import json_cell
 
 
 def _region_text(region: Any) -> str:

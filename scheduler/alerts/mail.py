@@ -15,9 +15,8 @@ from email.utils import format_datetime, formataddr, localtime
 import apprise
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.email.smtp import SMTP_EXCEPTIONS, AppriseSMTPController
-
-from scheduler.alerts.errors import ChannelError, DeliveryError
-from scheduler.alerts.render import Message
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.scheduler.alerts.render import Message
 
 
 def message_id_header(message_id: str) -> str:

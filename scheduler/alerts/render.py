@@ -14,9 +14,8 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
-from scheduler.config import TIMEZONE
-from storage.cells import json_cell
+from talentwatch.core.config import TIMEZONE
+from talentwatch.storage.cells import json_cell
 
 PAYLOAD_SCHEMA = "talentwatch.alert/1"  # bump when a field changes meaning or goes away
 KIND_LABEL = {"new": "新发布", "changed": "有更新", "removed": "已撤下"}
@@ -35,7 +34,7 @@ def md_url(value: Any) -> str:
 
 
 def _env() -> Environment:
-    env = Environment(loader=PackageLoader("scheduler.alerts", "templates"),
+    env = Environment(loader=PackageLoader("talentwatch.scheduler.alerts", "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html.j2",),
                                                    default_for_string=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True,

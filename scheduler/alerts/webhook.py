@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import apprise
 from apprise.plugins.custom_json import NotifyJSON
-
-from scheduler.alerts.errors import ChannelError, DeliveryError, last_line
-from scheduler.alerts.render import Message
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, last_line
+from talentwatch.scheduler.alerts.render import Message
 
 
 def send(url: str, message: Message) -> None:

@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 import click
 from rich.console import Console
 from rich.table import Table
-
-from scheduler.cli import State, main, pass_state
-from scheduler.config import TIMEZONE, ConfigError
-from storage.outbox import counts, load_jobs
-from storage.schema import open_archive
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.core.config import TIMEZONE, ConfigError
+from talentwatch.storage.outbox import counts, load_jobs
+from talentwatch.storage.schema import open_archive
 
 LOCAL = ZoneInfo(TIMEZONE)
 
@@ -32,7 +31,7 @@ def _local(value: str | None) -> str:
 @pass_state
 def run_cmd(state: State, once: bool) -> None:
     """Run the daemon: crawl on schedule, send alerts and digests (stop with SIGTERM)."""
-    from scheduler.daemon import AlreadyRunning, Daemon
+    from talentwatch.scheduler.daemon import AlreadyRunning, Daemon
 
     config = state.config
     daemon = Daemon(config, once=once)
@@ -54,8 +53,8 @@ def run_cmd(state: State, once: bool) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Per site: last run, counts, errors, next run; the outbox's queue."""
-    from scheduler.alerts.delivery import configured_pairs
-    from scheduler.daemon import DaemonLock
+    from talentwatch.scheduler.alerts.delivery import configured_pairs
+    from talentwatch.scheduler.daemon import DaemonLock
 
     config = state.config
     db = open_archive(config.database)
@@ -125,7 +124,7 @@ def notify() -> None:
 @pass_state
 def notify_test(state: State, subscription: str) -> None:
     """Send a test message through every channel of SUBSCRIPTION."""
-    from scheduler.alerts.delivery import send_test
+    from talentwatch.scheduler.alerts.delivery import send_test
 
     try:
         results = send_test(state.config, subscription)
@@ -145,7 +144,7 @@ def notify_test(state: State, subscription: str) -> None:
 @pass_state
 def digest(state: State, preview: bool, subscription: str | None, html_path: Path | None) -> None:
     """Show the next digest of SUBSCRIPTION (default: every digest subscription)."""
-    from scheduler.alerts.digest import preview as render_preview
+    from talentwatch.scheduler.alerts.digest import preview as render_preview
 
     config = state.config
     try:

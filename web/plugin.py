@@ -1,6 +1,6 @@
 """The Datasette plugin behind `talentwatch serve`: read-only connections, search functions.
 
-Registered in-process by scheduler.commands.serve_cmds; every connection Datasette
+Registered in-process by talentwatch.cli.serve; every connection Datasette
 opens to the archive (its write connection included) gets `PRAGMA query_only`, so no SQL typed
 into the web view can change the archive, and two SQL functions for canned queries:
 tw_match(q) (the archive's query language as an FTS5 expression; a malformed query
@@ -10,8 +10,14 @@ matches nothing) and tw_snippet(q, text) (a window of text with the matches in ã
 from __future__ import annotations
 
 from datasette import hookimpl
-
-from storage.search import QueryError, _term_pattern, highlight, parse_query, positive_terms, to_match
+from talentwatch.storage.search import (
+    QueryError,
+    _term_pattern,
+    highlight,
+    parse_query,
+    positive_terms,
+    to_match,
+)
 
 # an FTS5 expression that matches nothing: the empty phrase
 NOTHING = '""'

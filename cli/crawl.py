@@ -8,11 +8,10 @@ import click
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-
-from crawler.run import run_crawl, select_sites
-from crawler.runs import RunTracker, SiteRun
-from scheduler.cli import State, main, pass_state
-from scheduler.config import ConfigError
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.core.config import ConfigError
+from talentwatch.crawler.run import run_crawl, select_sites
+from talentwatch.crawler.runs import RunTracker, SiteRun
 
 
 def summary_table(runs: list[SiteRun]) -> Table:

@@ -40,7 +40,7 @@ def build_site(outdir: Path, articles: list[dict] | None = None,
 
     `encoding` applies to every page; an article may set its own.
     """
-    env = Environment(loader=PackageLoader("scheduler.demo", "templates"),
+    env = Environment(loader=PackageLoader("talentwatch.cli.demo_portal", "templates"),
                       autoescape=select_autoescape(["html"]))
     articles = sorted(articles or load_articles(), key=lambda a: str(a["date"]), reverse=True)
     column = outdir / "rcgz"

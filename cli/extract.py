@@ -24,15 +24,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import click
-
-from crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
-from crawler.decode import decode_html
-from crawler.extract import extract
-from crawler.items import Article, FetchedFile, Page
-from crawler.listing import parse_list
-from crawler.profiles import PROFILES, Profile, get_profile
-from scheduler.cli import main
-from storage.export import EXPORT_FIELDS
+from talentwatch.cli.app import main
+from talentwatch.core.profiles import PROFILES, Profile, get_profile
+from talentwatch.core.records import Article, FetchedFile, Page
+from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from talentwatch.crawler.decode import decode_html
+from talentwatch.crawler.extract import extract
+from talentwatch.crawler.listing import parse_list
+from talentwatch.storage.export import EXPORT_FIELDS
 
 USER_AGENT = "talentwatch-extract/0.1 (+https://github.com/talentwatch)"
 MAX_PAGE_BYTES = 10 * 1024 * 1024

@@ -1,6 +1,6 @@
 """The `relevance:` section of config.yaml: topics with weighted terms.
 
-Shipped defaults live in relevance/data/default_topics.yaml and apply when the
+Shipped defaults live in core/data/default_topics.yaml and apply when the
 config has no `relevance:` section, and for each key the section leaves out;
 a key that is present replaces its default whole (`topics` is one list, so a
 user who changes topics edits a copy of the shipped list).
@@ -107,7 +107,7 @@ class RelevanceConfig(_Strict):
 
 @lru_cache(maxsize=1)
 def _default_data() -> dict:
-    text = resources.files("relevance.data").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
+    text = resources.files("talentwatch.core.data").joinpath(DEFAULTS_FILE).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 

@@ -9,11 +9,10 @@ from typing import Any
 
 import click
 import sqlite_utils
-
-from scheduler.cli import State, main, pass_state
-from storage.archive import find_article
-from storage.schema import open_archive
-from storage.versions import history
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.storage.archive import find_article
+from talentwatch.storage.schema import open_archive
+from talentwatch.storage.versions import history
 
 
 def resolve(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:

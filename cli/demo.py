@@ -11,15 +11,14 @@ import yaml
 from platformdirs import user_data_dir
 from rich.console import Console
 from rich.table import Table
-
-from crawler.run import run_crawl
-from scheduler.cli import main
-from scheduler.commands.crawl_cmds import summary_table
-from scheduler.config import load_config
-from scheduler.demo.portal import build_site, serve
-from storage.export import export_records
-from storage.schema import open_archive
-from storage.search import search
+from talentwatch.cli.app import main
+from talentwatch.cli.crawl import summary_table
+from talentwatch.cli.demo_portal.portal import build_site, serve
+from talentwatch.core.config import load_config
+from talentwatch.crawler.run import run_crawl
+from talentwatch.storage.export import export_records
+from talentwatch.storage.schema import open_archive
+from talentwatch.storage.search import search
 
 DEMO_QUERY = "人才"
 

@@ -9,14 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-
-from scheduler.cli import State, main, pass_state
-from scheduler.progress import progress
-from storage.export import count_records, export_records, write_csv, write_jsonl
-from storage.feeds import atom_feed
-from storage.filters import FilterError, Filters
-from storage.schema import open_archive
-from storage.search import QueryError, search
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.cli.progress import progress
+from talentwatch.storage.export import count_records, export_records, write_csv, write_jsonl
+from talentwatch.storage.feeds import atom_feed
+from talentwatch.storage.filters import FilterError, Filters
+from talentwatch.storage.schema import open_archive
+from talentwatch.storage.search import QueryError, search
 
 
 def filter_options(command: Callable) -> Callable:

@@ -4,7 +4,7 @@ The archive is opened like Datasette's mutable databases (mode=ro, so a running
 daemon's new articles show up on reload) rather than with `-i` (immutable=1,
 which would let SQLite skip the WAL and show stale or broken pages while the
 daemon writes); writes are refused by `PRAGMA query_only` on every connection
-(scheduler.datasette_plugin) and by there being no writable canned queries.
+(talentwatch.web.plugin) and by there being no writable canned queries.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from typing import Any
 
 import click
 import yaml
-
-from scheduler.cli import State, main, pass_state
+from talentwatch.cli.app import State, main, pass_state
 
 
 def datasette_metadata(archive: Path) -> dict[str, Any]:
     """The packaged metadata, its database entry named after the archive file."""
-    text = resources.files("scheduler").joinpath("datasette_metadata.yaml").read_text(encoding="utf-8")
+    text = resources.files("talentwatch.web").joinpath("metadata.yaml").read_text(encoding="utf-8")
     metadata = yaml.safe_load(text)
     metadata["databases"] = {archive.stem: metadata["databases"]["archive"]}
     return metadata
@@ -31,8 +30,7 @@ def datasette_metadata(archive: Path) -> dict[str, Any]:
 def make_datasette(archive: Path):
     from datasette.app import Datasette
     from datasette.plugins import pm
-
-    from scheduler import datasette_plugin
+    from talentwatch.web import plugin as datasette_plugin
 
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="talentwatch")
@@ -49,8 +47,7 @@ def make_datasette(archive: Path):
 def serve_cmd(state: State, port: int, host: str) -> None:
     """Browse and query the archive in a web browser (Datasette, read-only)."""
     import uvicorn
-
-    from storage.schema import open_archive
+    from talentwatch.storage.schema import open_archive
 
     archive = Path(state.config.database)
     if not archive.exists():

@@ -1,7 +1,7 @@
 """The `talentwatch` command line.
 
-Commands live in modules of their own (scheduler/commands/*.py), each adding
-itself to `main`; they share config loading through `load_config_or_exit`.
+The group and its shared state; commands live in modules of their own
+(talentwatch/cli/*.py), each adding itself to `main` (see talentwatch.cli).
 """
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import logging
 import sys
 
 import click
-
-from scheduler.config import Config, ConfigError, load_config, resolve_path
-from storage.schema import ArchiveError
+from talentwatch.core.config import Config, ConfigError, load_config, resolve_path
+from talentwatch.storage.db import ArchiveError
 
 QUIET_ALWAYS = ("apprise", "urllib3", "requests")  # even at -vv
 
@@ -88,15 +87,3 @@ def validate(state: State) -> None:
     config = state.config
     click.echo(f"{state.config_path}: ok ({len(config.sites)} sites, archive {config.database})")
 
-
-# each module registers its commands on `main`
-from scheduler.commands import (  # noqa: E402,F401
-    archive_cmds,
-    classify_cmds,
-    crawl_cmds,
-    daemon_cmds,
-    demo_cmds,
-    extract_cmds,
-    history_cmds,
-    serve_cmds,
-)

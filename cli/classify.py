@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import click
-
-from crawler.items import Article, Attachment
-from relevance import Classifier
-from scheduler.cli import State, main, pass_state
-from scheduler.progress import progress
-from storage.archive import article_row, transaction
-from storage.schema import open_archive
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.cli.progress import progress
+from talentwatch.core.records import Article, Attachment
+from talentwatch.relevance import Classifier
+from talentwatch.storage.archive import article_row
+from talentwatch.storage.db import transaction
+from talentwatch.storage.schema import open_archive
 
 RELEVANCE_COLUMNS = ("talent", "score", "topics", "matched_terms", "region", "incentives", "deadline")
 _READ = ("id", "url", "site", "title", "published", "source", "author", "text", "attachments",

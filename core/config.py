@@ -22,9 +22,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-
-from crawler.profiles import PROFILES
-from relevance.config import RelevanceConfig, default_config
+from talentwatch.core.profiles import PROFILES
+from talentwatch.core.relevance_config import RelevanceConfig, default_config
 
 DEFAULT_CONFIG = "config.yaml"
 

@@ -1,0 +1,3 @@
+from talentwatch.cli import main
+
+main()
