@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from talentwatch.core.filters import Filters, check_date
+from talentwatch.core.filters import FilterError, Filters, check_date
 from talentwatch.core.profiles import PROFILES
 from talentwatch.core.relevance_config import RelevanceConfig, default_config
 
@@ -196,7 +196,10 @@ class AlertFilter(Strict):
 
     @model_validator(mode="after")
     def _shared(self) -> AlertFilter:
-        self.articles()  # since after until: the same error as search's
+        try:
+            self.articles()  # since after until, as search checks it
+        except FilterError as exc:
+            raise ValueError(str(exc).replace("--", "")) from None  # config keys have no dashes
         return self
 
     def articles(self) -> Filters:

@@ -105,3 +105,7 @@ def test_alert_filter_dates_are_checked_like_the_search_options():
     with pytest.raises(ConfigError, match="since"):
         parse_config({"sites": [], "subscriptions": [
             {"name": "错日期", "channels": ["json://127.0.0.1:9/"], "filter": {"since": "2024-02-30"}}]})
+    with pytest.raises(ConfigError, match="since 2025 is after until 2024-06"):
+        parse_config({"sites": [], "subscriptions": [
+            {"name": "倒序", "channels": ["json://127.0.0.1:9/"],
+             "filter": {"since": 2025, "until": "2024-06"}}]})
