@@ -118,7 +118,8 @@ def status(state: State, as_json: bool) -> None:
                       highlight=False, markup=False)
     for d in dead[:DEAD_SHOWN]:
         console.print(f"  dead #{d['id']}: {d['subscription']} → {d['channel']}: {d['rows']} item(s), "
-                      f"{d['attempts']} attempt(s): {d['error']}", highlight=False, markup=False)
+                      f"{d['attempts']} attempt(s): {d['error']}", highlight=False, markup=False,
+                      soft_wrap=True)
     if dead:
         more = f" ({len(dead) - DEAD_SHOWN} more: status --json)" if len(dead) > DEAD_SHOWN else ""
         console.print(f"  requeue with: talentwatch outbox retry --id N | --all{more}", highlight=False)
