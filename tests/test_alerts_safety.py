@@ -112,7 +112,8 @@ def test_atom_and_exports_of_a_hostile_archive(db, tmp_path):
                              original_url="https://www.example.gov.cn/rcgz/post_1.html",
                              published="2026-11-21T09:00:00+08:00", talent=True))
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"), "sites": []}), encoding="utf-8")
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"), "sites": []}),
+                      encoding="utf-8")
 
     atom = CliRunner().invoke(main, ["--config", str(config), "export", "--format", "atom"])
     assert atom.exit_code == 0, atom.output
