@@ -251,11 +251,13 @@ def requeue(db: sqlite_utils.Database, ids: Iterable[int | str] = (), *, every: 
     (as dead_messages lists them); an id that names no dead message is left out."""
     wanted = {str(i) for i in ids}
     chosen = [m for m in dead_messages(db) if every or str(m["id"]) in wanted or m["message_id"] in wanted]
-    stamp = iso(now or utcnow())
-    with db.conn:
+    now = now or utcnow()
+    with db.conn:  # due now, or when its channel, if down, is retried (keeping its order)
         db.conn.executemany(
             "UPDATE outbox SET status = ?, attempts = 0, failure = NULL, last_error = NULL, next_attempt = ?"
-            " WHERE message_id = ? AND status = ?", [(QUEUED, stamp, m["message_id"], DEAD) for m in chosen])
+            " WHERE message_id = ? AND status = ?",
+            [(QUEUED, not_before(db, m["subscription"], m["channel"], now), m["message_id"], DEAD)
+             for m in chosen])
     return chosen
 
 
