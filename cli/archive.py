@@ -102,7 +102,7 @@ def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_
     if fmt == "atom":
         one_per_cluster = True
         limit = limit or 200
-    options = dict(filters=filters, query=query, one_per_cluster=one_per_cluster)
+    options: dict[str, Any] = dict(filters=filters, query=query, one_per_cluster=one_per_cluster)
     try:
         total = count_records(db, **options)
     except QueryError as exc:

@@ -168,6 +168,10 @@ class CrawlSettings(Strict):
 EventKind = Literal["new", "changed", "removed"]
 
 
+def _new_only() -> list[EventKind]:
+    return ["new"]
+
+
 class AlertFilter(Strict):
     """Which events a subscription receives; every given key must match."""
 
@@ -176,7 +180,7 @@ class AlertFilter(Strict):
     keywords: list[str] = Field(default_factory=list)
     sites: list[str] = Field(default_factory=list)
     min_score: float | None = None
-    events: list[EventKind] = Field(default_factory=lambda: ["new"], min_length=1)
+    events: list[EventKind] = Field(default_factory=_new_only, min_length=1)
     # only items the classifier marked as talent policy (articles.talent = 1)
     talent_only: bool = True
 

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import quote_plus
 
 import requests
+from apprise.plugins.base import NotifyBase
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
@@ -63,7 +64,9 @@ def fit(text: str, limit: int) -> str:
 def request_for(url: str, message: Message) -> tuple[str, dict[str, Any]]:
     """(POST address, JSON body) for a bot URL."""
     scheme = url.split("://", 1)[0].lower()
-    plugin = {"dingtalk": NotifyDingTalk, "wecombot": NotifyWeComBot, "feishu": NotifyFeishu}[scheme]
+    plugins: dict[str, type[NotifyBase]] = {
+        "dingtalk": NotifyDingTalk, "wecombot": NotifyWeComBot, "feishu": NotifyFeishu}
+    plugin = plugins[scheme]
     args = plugin.parse_url(url)
     if not args:
         raise ChannelError(f"not a valid {scheme}:// URL")
