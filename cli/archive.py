@@ -102,7 +102,8 @@ def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_
     kind = FORMATS[fmt]
     db = open_archive(state.config.database)
     limit = limit or kind.default_limit
-    options = dict(filters=filters, query=query, one_per_cluster=one_per_cluster or kind.one_per_cluster)
+    options: dict[str, Any] = dict(filters=filters, query=query,
+                                   one_per_cluster=one_per_cluster or kind.one_per_cluster)
     try:
         total = count_records(db, **options)
     except QueryError as exc:

@@ -76,6 +76,7 @@ def classify_cmd(state: State, everything: bool, batch: int) -> None:
             for row in rows:
                 article = _article(row)
                 classifier.classify(article, hints=_parent_hint(db, row["parent_url"], hints))
+                assert article.talent is not None  # classify() always decides
                 values = article_row(article)
                 db.execute(
                     f"UPDATE articles SET {', '.join(f'{c} = ?' for c in RELEVANCE_COLUMNS)}"

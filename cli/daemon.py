@@ -6,6 +6,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
@@ -63,7 +64,7 @@ def status(state: State, as_json: bool) -> None:
     config = state.config
     db = open_archive(config.database)
     jobs = load_jobs(db)
-    sites = []
+    sites: list[dict[str, Any]] = []
     for site in config.sites:
         last = next(db.query("SELECT * FROM crawl_runs WHERE site = ? ORDER BY id DESC LIMIT 1",
                              [site.name]), None)

@@ -169,6 +169,10 @@ class CrawlSettings(Strict):
 EventKind = Literal["new", "changed", "removed"]
 
 
+def _new_only() -> list[EventKind]:
+    return ["new"]
+
+
 class AlertFilter(Strict):
     """Which events a subscription receives; every given key must match.
 
@@ -184,7 +188,7 @@ class AlertFilter(Strict):
     since: str | None = None  # published on or after (2024-03-05, 2024-03, 2024)
     until: str | None = None  # published on or before (a month or year: all of it)
     min_score: float | None = None
-    events: list[EventKind] = Field(default_factory=lambda: ["new"], min_length=1)
+    events: list[EventKind] = Field(default_factory=_new_only, min_length=1)
     # only items the classifier marked as talent policy (articles.talent = 1)
     talent_only: bool = True
 

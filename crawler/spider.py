@@ -62,13 +62,23 @@ def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str
 WITHDRAWN_STATUSES = (404, 410)
 
 
+def _request_of(failure: Failure) -> scrapy.Request:
+    # Scrapy attaches the request to the Failure it hands an errback; twisted's type does not declare it
+    return failure.request  # type: ignore[attr-defined]
+
+
+def _reason(failure: Failure) -> str:
+    """The failure's message, else the name of its exception's class."""
+    return failure.getErrorMessage() or type(failure.value).__name__
+
+
 def _counted(callback: Callable[..., Iterator[Any] | None]) -> Callable[..., Iterator[Any]]:
     """Wrap a callback or errback of a run: it is skipped once the run is closed
     (cut at a timeout), and its request is always counted as answered."""
 
     @functools.wraps(callback)
     def wrapper(self: PortalSpider, answer: Response | Failure) -> Iterator[Any]:
-        meta = answer.request.meta if isinstance(answer, Failure) else answer.meta
+        meta = _request_of(answer).meta if isinstance(answer, Failure) else answer.meta
         run: SiteRun = meta["run"]
         try:
             if not run.closed:
@@ -271,8 +281,8 @@ class PortalSpider(scrapy.Spider):
 
     @_counted
     def _attachment_failed(self, failure: Failure, run: SiteRun) -> Iterator[Any]:
-        request = failure.request
-        reason = failure.getErrorMessage() or failure.type.__name__
+        request = _request_of(failure)
+        reason = _reason(failure)
         log.warning("%s: attachment %s skipped: %s", run.site.name, request.url, reason)
         yield from self._attach(run, request.meta, FetchedFile(
             url=request.url, name=request.meta.get("name", ""), skipped=reason))
@@ -287,8 +297,8 @@ class PortalSpider(scrapy.Spider):
 
     @_counted
     def _failed(self, failure: Failure, run: SiteRun) -> None:
-        request = failure.request
-        reason = failure.getErrorMessage() or failure.type.__name__
+        request = _request_of(failure)
+        reason = _reason(failure)
         kind = request.meta.get("kind", "page")
         if kind == "list" and request.meta.get("depth") == 1:
             run.start_failures += 1

@@ -125,7 +125,7 @@ def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> di
     """The archived record of `url` under any spelling or column move, or None.
 
     `exact`: the URL as given only (bulletin items, which share their issue's page)."""
-    keys = [("url", url)]
+    keys: list[tuple[str, str | None]] = [("url", url)]
     if not exact:
         keys += [("canonical_url", canonical_url(url)), ("stable_key", stable_key(url))]
     for column, key in keys:
@@ -283,6 +283,7 @@ def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: di
     cur = db.execute(f"INSERT INTO articles ({cols}) VALUES ({', '.join('?' * len(row))})",
                      list(row.values()))
     article_id = cur.lastrowid
+    assert article_id is not None  # an INSERT always sets it
     db.execute("UPDATE articles SET cluster_id = id WHERE id = ?", [article_id])
     db.execute(
         "INSERT INTO versions (article_id, version, title, text, content_hash, norm_hash, fetched_at)"
@@ -368,12 +369,12 @@ def due_for_recheck(db: sqlite_utils.Database, site: str, *, everything: bool = 
                     now: datetime | None = None) -> list[dict[str, Any]]:
     """Known articles of `site` to fetch again (conditionally): all with `everything`,
     else those younger than max_age_days not checked in the last every_hours."""
-    if not everything and (max_age_days is None or every_hours is None):
-        return []
     sql = ("SELECT url, etag, last_modified FROM articles WHERE site = ? AND status = 'active'"
            " AND parent_url IS NULL")
     params: list[Any] = [site]
     if not everything:
+        if max_age_days is None or every_hours is None:
+            return []
         now = now or datetime.now(UTC)
         cutoff_day = (now + timedelta(hours=8) - timedelta(days=max_age_days)).date().isoformat()
         checked_before = (now - timedelta(hours=every_hours)).isoformat(timespec="seconds")
@@ -413,6 +414,7 @@ def start_run(db: sqlite_utils.Database, site: str) -> int:
             " errors, error_messages) VALUES (?, ?, 'running', 0, 0, 0, 0, '[]')",
             [site, now_iso()],
         )
+    assert cur.lastrowid is not None  # an INSERT always sets it
     return cur.lastrowid
 
 

@@ -83,7 +83,7 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
         key = (pending.subscription, pending.channel)
         sub = subs.get(pending.subscription)
         channel = _channel(sub, pending.channel) if sub else None
-        if channel is None or key in broken:
+        if sub is None or channel is None or key in broken:
             continue  # already failed this round (its rows were deferred with it)
         retry_at = now + backoff(pending.attempts + 1, config.daemon.retry_initial, config.daemon.retry_max)
         items = load_items(db, pending.rows)
@@ -143,7 +143,7 @@ def send_test(config: Config, name: str) -> list[tuple[str, str | None]]:
     """Send a test message through every channel of a subscription: [(label, error or None)]."""
     sub = config.subscription(name)
     message = test_message(sub, utcnow())
-    results = []
+    results: list[tuple[str, str | None]] = []
     for template in sub.channels:
         channel = Channel(template)
         try:

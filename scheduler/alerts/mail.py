@@ -34,8 +34,9 @@ def _address(name: str | None, addr: str) -> str:
 def compose(plugin: NotifyEmail, message: Message) -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = one_line(message.subject)
-    mail["From"] = _address(plugin.from_addr[0] or "talentwatch", plugin.from_addr[1])
-    mail["To"] = ", ".join(_address(name, addr) for name, addr in plugin.targets)
+    # apprise leaves NotifyEmail's from_addr and targets untyped ([name or False, address] pairs)
+    mail["From"] = _address(str(plugin.from_addr[0] or "talentwatch"), str(plugin.from_addr[1]))
+    mail["To"] = ", ".join(_address(str(name) if name else None, str(addr)) for name, addr in plugin.targets)
     if plugin.cc:
         mail["Cc"] = ", ".join(one_line(addr) for addr in sorted(plugin.cc))
     mail["Message-ID"] = one_line(message_id_header(message.id))
@@ -68,12 +69,14 @@ class Email(ChannelKind):
             raise PermanentError(f"message cannot be built: {type(exc).__name__}: {exc}"[:300]) from None
         recipients = [addr for _, addr in plugin.targets] + sorted(plugin.cc) + sorted(plugin.bcc)
         try:
+            # apprise's own attribute types (Optional port and mode, which its URL parsing always
+            # fills; a float timeout) do not match its controller's signature
             with AppriseSMTPController(
-                host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,
+                host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,  # type: ignore[arg-type]
                 user=plugin.user, password=plugin.password, verify_certificate=plugin.verify_certificate,
-                socket_connect_timeout=plugin.socket_connect_timeout,
+                socket_connect_timeout=plugin.socket_connect_timeout,  # type: ignore[arg-type]
             ) as smtp:
-                ok = smtp.sendmail(plugin.from_addr[1], recipients, data)
+                ok = smtp.sendmail(str(plugin.from_addr[1]), recipients, data)
         except SMTP_EXCEPTIONS as exc:
             raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port}: {exc}") from None
         if not ok:

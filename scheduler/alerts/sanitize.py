@@ -35,7 +35,7 @@ def safe_item(item: T) -> T:
     """An alert item (a dataclass) with its text cleaned and only http(s) URLs kept."""
     assert dataclasses.is_dataclass(item) and not isinstance(item, type)
     changes = {f.name: _safe_field(f.name, getattr(item, f.name)) for f in dataclasses.fields(item)}
-    return dataclasses.replace(item, **changes)  # type: ignore[return-value]
+    return dataclasses.replace(item, **changes)
 
 
 def safe_message(message: T) -> T:
@@ -50,4 +50,4 @@ def safe_message(message: T) -> T:
             changes[f.name] = clean_data(value)
         elif isinstance(value, str):
             changes[f.name] = clean_text(value)
-    return dataclasses.replace(message, **changes)  # type: ignore[return-value]
+    return dataclasses.replace(message, **changes)
