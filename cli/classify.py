@@ -11,7 +11,7 @@ from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
 from talentwatch.core.records import Article, Attachment
 from talentwatch.relevance import Classifier
-from talentwatch.storage.archive import article_row
+from talentwatch.storage.articles import article_row
 from talentwatch.storage.db import transaction
 from talentwatch.storage.schema import open_archive
 

@@ -13,7 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import TIMEZONE, ConfigError
-from talentwatch.storage.outbox import counts, load_jobs
+from talentwatch.storage.jobs import load_jobs
+from talentwatch.storage.outbox import counts
 from talentwatch.storage.schema import open_archive
 
 LOCAL = ZoneInfo(TIMEZONE)

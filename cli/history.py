@@ -10,7 +10,7 @@ from typing import Any
 import click
 import sqlite_utils
 from talentwatch.cli.app import State, main, pass_state
-from talentwatch.storage.archive import find_article
+from talentwatch.storage.articles import find_article
 from talentwatch.storage.schema import open_archive
 from talentwatch.storage.versions import history
 

@@ -20,7 +20,7 @@ from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.core.records import Article, Page
 from talentwatch.crawler.extract import extract
 from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 
 log = logging.getLogger(__name__)
 

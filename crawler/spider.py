@@ -33,9 +33,9 @@ from talentwatch.core.records import FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
-from talentwatch.storage.archive import (
+from talentwatch.storage.articles import find_article
+from talentwatch.storage.crawlstate import (
     due_for_recheck,
-    find_article,
     list_validators,
     mark_not_modified,
     mark_withdrawn,

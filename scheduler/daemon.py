@@ -36,7 +36,8 @@ from typing import Any
 
 import sqlite_utils
 from talentwatch.core.config import TIMEZONE, Config, SiteConfig, Subscription
-from talentwatch.storage.outbox import iso, load_jobs, save_jobs, utcnow
+from talentwatch.storage.jobs import load_jobs, save_jobs
+from talentwatch.storage.outbox import iso, utcnow
 
 log = logging.getLogger(__name__)
 
