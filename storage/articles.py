@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import sqlite_utils
-from talentwatch.core.records import Article
+from talentwatch.core.records import Article, Attachment
 from talentwatch.storage import dedupe
+from talentwatch.storage.cells import json_cell
 from talentwatch.storage.clusters import find_matches, join_cluster
 from talentwatch.storage.db import now_iso, transaction
 from talentwatch.storage.identity import canonical_url, original_link, stable_key
@@ -65,6 +66,26 @@ def article_row(article: Article) -> dict[str, Any]:
         "incentives": _json(article.incentives),
         "deadline": article.deadline,
     }
+
+
+def article_from_row(row: dict[str, Any]) -> Article:
+    """The Article a row of `articles` holds (the inverse of article_row); columns the row
+    lacks keep the record's defaults."""
+    attachments = [Attachment(**{k: v for k, v in item.items() if k in Attachment.__dataclass_fields__})
+                   for item in json_cell(row.get("attachments"), []) if isinstance(item, dict)]
+    talent = row.get("talent")
+    return Article(
+        url=row["url"], site=row["site"], title=row.get("title") or "",
+        published=row.get("published"), source=row.get("source"), author=row.get("author"),
+        editor=row.get("editor"), original_url=row.get("original_url"), text=row.get("text") or "",
+        attachments=attachments, parent_url=row.get("parent_url"),
+        flags=json_cell(row.get("flags"), []), fetched_at=row.get("fetched_at"),
+        etag=row.get("etag"), last_modified=row.get("last_modified"),
+        talent=None if talent is None else bool(talent), score=row.get("score"),
+        topics=json_cell(row.get("topics"), []), matched_terms=json_cell(row.get("matched_terms"), {}),
+        region=json_cell(row.get("region"), {}), incentives=json_cell(row.get("incentives"), []),
+        deadline=row.get("deadline"),
+    )
 
 
 def searchable_text(article: Article) -> str:
@@ -143,6 +164,14 @@ def find_by_id(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | N
     return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
 
 
+def article_by_ref(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
+    """The whole row of an article given by id (`42`) or by any spelling of its URL."""
+    found = {"id": int(ref)} if ref.isdigit() else find_article(db, ref)
+    if found is None:
+        return None
+    return next(db.query("SELECT * FROM articles WHERE id = ?", [found["id"]]), None)
+
+
 # -- events ------------------------------------------------------------------------
 
 def record_event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, created: str,
@@ -155,6 +184,12 @@ def record_event(db: sqlite_utils.Database, article_id: int, kind: str, version:
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [article_id, kind, version, created, cluster_id, duplicate_of,
          _json(details) if details else None])
+
+
+def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str, Any]]:
+    """An article's events, oldest first, their details decoded (a dict, empty when none)."""
+    return [dict(e, details=json_cell(e["details"], {}))
+            for e in db.query("SELECT * FROM events WHERE article_id = ? ORDER BY id", [article_id])]
 
 
 # -- saving -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import sqlite_utils
 from talentwatch.storage.articles import find_article, record_event
+from talentwatch.storage.cells import json_cell
 from talentwatch.storage.db import now_iso, transaction
 
 
@@ -113,3 +114,9 @@ def finish_run(db: sqlite_utils.Database, run_id: int, *, pages: int, new: int, 
             [now_iso(), "failed" if failed else "ok", pages, new, changed, len(errors),
              _json(errors[:100]), duplicates, removed, not_modified, _json(requests or {}), run_id],
         )
+
+
+def last_run(db: sqlite_utils.Database, site: str) -> dict[str, Any] | None:
+    """The latest run of `site` (its crawl_runs row, error_messages decoded), or None."""
+    row = next(db.query("SELECT * FROM crawl_runs WHERE site = ? ORDER BY id DESC LIMIT 1", [site]), None)
+    return None if row is None else dict(row, error_messages=json_cell(row["error_messages"], []))

@@ -225,3 +225,12 @@ def counts(db: sqlite_utils.Database, pairs: Iterable[Pair] | None = None) -> di
             f"SELECT count(*) FROM outbox WHERE status IN (?, ?) AND NOT {where}",
             [HELD, QUEUED, *params]).fetchone()[0]
     return out
+
+
+def failing_channels(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Per (subscription, channel) with queued rows that failed before: how many rows, most
+    attempts, the last error and the next attempt."""
+    return list(db.query(
+        "SELECT subscription, channel, count(*) AS n, max(attempts) AS attempts, max(last_error) AS error,"
+        " min(next_attempt) AS next_attempt FROM outbox WHERE status = 'queued' AND attempts > 0"
+        " GROUP BY subscription, channel"))
