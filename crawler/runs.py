@@ -85,6 +85,10 @@ class RunTracker:
             run.changed += 1
         elif outcome == "duplicate":
             run.duplicates += 1
+        elif outcome == "removed":
+            run.removed += 1
+        elif outcome == "not_modified":
+            run.not_modified += 1
         if error:
             run.error(error)
         self._maybe_finish(run)
