@@ -1,10 +1,11 @@
 """One config-driven spider for list-and-article portals.
 
 List pages -> article links -> article pages (and their attachments). The
-spider fetches and decodes; it yields records — `Page` for an article page,
-`NotModified` / `Gone` for a re-check answered 304 / 404-410 — and leaves
-extraction and every archive write to the item pipelines. It reads the archive
-only to decide what to ask for (known articles, list validators, due re-checks).
+spider fetches and decodes (with crawler.decode, as `talentwatch extract`
+does); it yields records — `Page` for an article page, `NotModified` / `Gone`
+for a re-check answered 304 / 404-410 — and leaves extraction and every
+archive write to the item pipelines. It reads the archive only to decide what
+to ask for (known articles, list validators, due re-checks).
 
 Each site's pass is tracked as a run (`crawler.runs`), so the same spider
 serves a one-off `talentwatch crawl` and the long-lived daemon, which keeps it
@@ -33,6 +34,7 @@ from scrapy.http import Response, TextResponse
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.records import FetchedFile, Gone, NotModified, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from talentwatch.crawler.decode import decode_text
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.storage.articles import find_article
@@ -45,6 +47,12 @@ log = logging.getLogger(__name__)
 def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def page_text(response: Response) -> str:
+    """The page's text, decoded as `talentwatch extract` decodes a page (crawler.decode):
+    the same bytes give the same text whichever way they come in."""
+    return decode_text(response.body, _header(response, "Content-Type"))
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -180,7 +188,7 @@ class PortalSpider(scrapy.Spider):
         asked = (response.meta.get("redirect_urls") or [response.url])[0]  # the key next time
         run.list_validators[asked] = (
             _header(response, "ETag"), _header(response, "Last-Modified"), response.status)
-        listing = parse_list(response.text, response.url, site.article_re, run.profile)
+        listing = parse_list(page_text(response), response.url, site.article_re, run.profile)
         if not listing.items:
             log.warning("%s: no article links on list page %s", site.name, response.url)
         fresh = 0
@@ -219,10 +227,11 @@ class PortalSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             run.error(f"{response.url}: not an HTML page")
             return
+        html = page_text(response)
         page = Page(
             url=response.url,
             site=run.site.name,
-            html=response.text,  # decoded by Scrapy: GB2312/GBK read as GB18030
+            html=html,
             status=response.status,
             list_title=response.meta.get("list_title"),
             list_date=response.meta.get("list_date"),
@@ -231,7 +240,7 @@ class PortalSpider(scrapy.Spider):
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
         )
-        links = find_attachment_links(response.text, response.url)
+        links = find_attachment_links(html, response.url)
         if not links:
             run.items += 1
             yield page
