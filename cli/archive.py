@@ -14,8 +14,9 @@ from talentwatch.cli.progress import progress
 from talentwatch.storage.export import count_records, export_records
 from talentwatch.storage.filters import FilterError, Filters
 from talentwatch.storage.formats import FORMATS
+from talentwatch.storage.query import QueryError
 from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import QueryError, search
+from talentwatch.storage.search import search
 
 
 def filter_options(command: Callable) -> Callable:

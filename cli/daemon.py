@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import TIMEZONE, ConfigError
-from talentwatch.storage.outbox import counts, load_jobs
+from talentwatch.storage.crawlstate import last_run
+from talentwatch.storage.jobs import load_jobs
+from talentwatch.storage.outbox import counts, failing_channels
 from talentwatch.storage.schema import open_archive
 
 LOCAL = ZoneInfo(TIMEZONE)
@@ -62,9 +64,8 @@ def status(state: State, as_json: bool) -> None:
     jobs = load_jobs(db)
     sites: list[dict[str, Any]] = []
     for site in config.sites:
-        last = next(db.query("SELECT * FROM crawl_runs WHERE site = ? ORDER BY id DESC LIMIT 1",
-                             [site.name]), None)
-        errors = json.loads(last["error_messages"] or "[]") if last else []
+        last = last_run(db, site.name)
+        errors = last["error_messages"] if last else []
         sites.append({
             "site": site.name, "enabled": site.enabled,
             "schedule": site.cron or f"every {int(site.every or config.daemon.every)}s",
@@ -75,10 +76,7 @@ def status(state: State, as_json: bool) -> None:
             "next_run": jobs.get(f"site:{site.name}", (None, None))[0],
         })
     outbox = counts(db, configured_pairs(config))
-    failing = list(db.query(
-        "SELECT subscription, channel, count(*) AS n, max(attempts) AS attempts, max(last_error) AS error,"
-        " min(next_attempt) AS next_attempt FROM outbox WHERE status = 'queued' AND attempts > 0"
-        " GROUP BY subscription, channel"))
+    failing = failing_channels(db)
     digests = {s.name: jobs.get(f"digest:{s.name}", (None, None))[0]
                for s in config.subscriptions if s.mode == "digest"}
     pid = DaemonLock(config.database).holder()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 from talentwatch.core.records import Article
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.export import export_records
 from talentwatch.storage.schema import open_archive
 

@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 from talentwatch.core.records import Article, Attachment
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.filters import FilterError, Filters
+from talentwatch.storage.query import QueryError, to_match
 from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import QueryError, search, to_match
+from talentwatch.storage.search import search
 
 # Our own texts in the register of county/city talent-policy news.
 GD_CZ = {"province": "广东省", "city": "潮州市", "county": "湘桥区"}
