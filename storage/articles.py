@@ -145,7 +145,7 @@ def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> di
     """The archived record of `url` under any spelling or column move, or None.
 
     `exact`: the URL as given only (bulletin items, which share their issue's page)."""
-    keys = [("url", url)]
+    keys: list[tuple[str, str | None]] = [("url", url)]
     if not exact:
         keys += [("canonical_url", canonical_url(url)), ("stable_key", stable_key(url))]
     for column, key in keys:
