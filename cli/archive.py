@@ -11,11 +11,10 @@ from typing import Any
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
-from talentwatch.storage.export import count_records, export_records, write_csv, write_jsonl
-from talentwatch.storage.feeds import atom_feed
 from talentwatch.storage.filters import FilterError, Filters
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import QueryError, search
+
+# The archive's modules (sqlite-utils, numpy, datasketch, feedgen) load inside the commands:
+# `talentwatch validate` and `--help` should not pay for them.
 
 
 def filter_options(command: Callable) -> Callable:
@@ -63,6 +62,9 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
     mistyped = next((w for w in words if w.startswith("--") and w[2:3].isascii() and w[2:3].isalpha()), None)
     if mistyped:
         raise click.UsageError(f"no such option: {mistyped} (a query word cannot start with --)")
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.search import QueryError, search
+
     query = " ".join(words)
     db = open_archive(state.config.database)
     color = sys.stdout.isatty() and not as_json
@@ -98,6 +100,11 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
 def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_per_cluster: bool,
                limit: int | None, title: str | None, output) -> None:
     """Export archived articles (all, or those the filters and query select), newest first."""
+    from talentwatch.storage.export import count_records, export_records, write_csv, write_jsonl
+    from talentwatch.storage.feeds import atom_feed
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.search import QueryError
+
     db = open_archive(state.config.database)
     if fmt == "atom":
         one_per_cluster = True

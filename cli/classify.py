@@ -10,10 +10,6 @@ import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
 from talentwatch.core.records import Article, Attachment
-from talentwatch.relevance import Classifier
-from talentwatch.storage.archive import article_row
-from talentwatch.storage.db import transaction
-from talentwatch.storage.schema import open_archive
 
 RELEVANCE_COLUMNS = ("talent", "score", "topics", "matched_terms", "region", "incentives", "deadline")
 _READ = ("id", "url", "site", "title", "published", "source", "author", "text", "attachments",
@@ -64,6 +60,12 @@ def classify_cmd(state: State, everything: bool, batch: int) -> None:
 
     Run with --all after changing the relevance topics in config.yaml.
     """
+    # here, not at the top: jieba, OpenCC, numpy and datasketch load only for this command
+    from talentwatch.relevance import Classifier
+    from talentwatch.storage.archive import article_row
+    from talentwatch.storage.db import transaction
+    from talentwatch.storage.schema import open_archive
+
     config = state.config
     db = open_archive(config.database)
     classifier = Classifier(config.relevance)

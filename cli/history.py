@@ -5,18 +5,19 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import sqlite_utils
 from talentwatch.cli.app import State, main, pass_state
-from talentwatch.storage.archive import find_article
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.versions import history
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 
 def resolve(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
     """An article by id (`42`) or by any spelling of its URL."""
+    from talentwatch.storage.archive import find_article
+
     if ref.isdigit():
         rows = list(db.query("SELECT * FROM articles WHERE id = ?", [int(ref)]))
     else:
@@ -42,6 +43,10 @@ def _when(row: dict[str, Any]) -> str:
 @pass_state
 def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
     """Show one archived article: its text, status, versions and copies elsewhere."""
+    # the archive's modules (numpy, datasketch) load inside the commands, not for `validate`
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.versions import history
+
     db = open_archive(state.config.database)
     row = resolve(db, ref)
     if row is None:
@@ -95,6 +100,8 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
 @pass_state
 def dupes(state: State, limit: int, site: str | None, as_json: bool) -> None:
     """List stories archived more than once: the original and where and when each copy appeared."""
+    from talentwatch.storage.schema import open_archive
+
     db = open_archive(state.config.database)
     sql = ("SELECT cluster_id, COUNT(*) AS copies, MAX(first_seen) AS latest FROM articles"
            " WHERE cluster_id IS NOT NULL GROUP BY cluster_id HAVING COUNT(*) > 1")
