@@ -7,9 +7,6 @@ from functools import cache
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
-from talentwatch.relevance import Classifier
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.scores import count_to_score, region_of, save_scores, to_score
 
 
 @main.command("classify")
@@ -22,6 +19,11 @@ def classify_cmd(state: State, everything: bool, batch: int) -> None:
 
     Run with --all after changing the relevance topics in config.yaml.
     """
+    # here, not at the top: jieba, OpenCC, numpy and datasketch load only for this command
+    from talentwatch.relevance import Classifier
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.scores import count_to_score, region_of, save_scores, to_score
+
     config = state.config
     db = open_archive(config.database)
     classifier = Classifier(config.relevance)

@@ -10,14 +10,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
-from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import TIMEZONE, ConfigError
-from talentwatch.storage.crawlstate import last_run
-from talentwatch.storage.jobs import load_jobs
-from talentwatch.storage.outbox import counts, failing_channels
-from talentwatch.storage.schema import open_archive
 
 LOCAL = ZoneInfo(TIMEZONE)
 
@@ -56,8 +50,14 @@ def run_cmd(state: State, once: bool) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Per site: last run, counts, errors, next run; the outbox's queue."""
+    from rich.console import Console
+    from rich.table import Table
     from talentwatch.scheduler.alerts.delivery import configured_pairs
     from talentwatch.scheduler.daemon import DaemonLock
+    from talentwatch.storage.crawlstate import last_run
+    from talentwatch.storage.jobs import load_jobs
+    from talentwatch.storage.outbox import counts, failing_channels
+    from talentwatch.storage.schema import open_archive
 
     config = state.config
     db = open_archive(config.database)
@@ -144,6 +144,7 @@ def notify_test(state: State, subscription: str) -> None:
 def digest(state: State, preview: bool, subscription: str | None, html_path: Path | None) -> None:
     """Show the next digest of SUBSCRIPTION (default: every digest subscription)."""
     from talentwatch.scheduler.alerts.digest import preview as render_preview
+    from talentwatch.storage.schema import open_archive
 
     config = state.config
     try:

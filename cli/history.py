@@ -9,10 +9,6 @@ from typing import Any
 
 import click
 from talentwatch.cli.app import State, main, pass_state
-from talentwatch.storage.articles import article_by_ref, article_events
-from talentwatch.storage.clusters import cluster_members, stories_with_copies
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.versions import history
 
 
 def _when(row: dict[str, Any]) -> str:
@@ -26,6 +22,12 @@ def _when(row: dict[str, Any]) -> str:
 @pass_state
 def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
     """Show one archived article: its text, status, versions and copies elsewhere."""
+    # the archive's modules (numpy, datasketch) load inside the commands, not for `validate`
+    from talentwatch.storage.articles import article_by_ref, article_events
+    from talentwatch.storage.clusters import cluster_members
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.versions import history
+
     db = open_archive(state.config.database)
     row = article_by_ref(db, ref)
     if row is None:
@@ -79,6 +81,9 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
 @pass_state
 def dupes(state: State, limit: int, site: str | None, as_json: bool) -> None:
     """List stories archived more than once: the original and where and when each copy appeared."""
+    from talentwatch.storage.clusters import cluster_members, stories_with_copies
+    from talentwatch.storage.schema import open_archive
+
     db = open_archive(state.config.database)
     clusters = stories_with_copies(db, limit, site)
     for cluster in clusters:
