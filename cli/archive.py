@@ -11,11 +11,11 @@ from typing import Any
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
-from talentwatch.storage.export import count_records, export_records
 from talentwatch.storage.filters import FilterError, Filters
-from talentwatch.storage.formats import FORMATS
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import QueryError, search
+from talentwatch.storage.formats import FORMATS  # the --format choices: each format registers itself
+
+# The archive's modules (sqlite-utils, numpy, datasketch, feedgen) load inside the commands:
+# `talentwatch validate` and `--help` should not pay for them.
 
 
 def filter_options(command: Callable) -> Callable:
@@ -64,6 +64,10 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
     mistyped = next((w for w in words if w.startswith("--") and w[2:3].isascii() and w[2:3].isalpha()), None)
     if mistyped:
         raise click.UsageError(f"no such option: {mistyped} (a query word cannot start with --)")
+    from talentwatch.storage.query import QueryError
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.search import search
+
     query = " ".join(words)
     db = open_archive(state.config.database)
     color = sys.stdout.isatty() and not as_json
@@ -99,6 +103,10 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
 def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_per_cluster: bool,
                limit: int | None, title: str | None, output) -> None:
     """Export archived articles (all, or those the filters and query select), newest first."""
+    from talentwatch.storage.export import count_records, export_records
+    from talentwatch.storage.query import QueryError
+    from talentwatch.storage.schema import open_archive
+
     kind = FORMATS[fmt]
     db = open_archive(state.config.database)
     limit = limit or kind.default_limit

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from talentwatch.core.config import TIMEZONE, Config, SiteConfig, Subscription
-from talentwatch.storage.outbox import iso, load_jobs, save_jobs, utcnow
+from talentwatch.storage.jobs import load_jobs, save_jobs
+from talentwatch.storage.outbox import iso, utcnow
 
 if TYPE_CHECKING:  # Scrapy is imported when the daemon starts, not with this module
     from scrapy.crawler import Crawler

@@ -18,7 +18,8 @@ import sqlite_utils
 from talentwatch.core.safety import clean_data
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.filters import Filters
-from talentwatch.storage.search import search_subquery, to_match
+from talentwatch.storage.query import to_match
+from talentwatch.storage.search import search_subquery
 
 # the names users script against; later fields are appended, these stay
 EXPORT_FIELDS = [
@@ -66,7 +67,7 @@ def export_records(db: sqlite_utils.Database, where: str | None = None,
                    limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Records (EXPORT_FIELDS) newest first. `where` is SQL over `articles a`; `filters`
     and `query` select like `talentwatch search`; one_per_cluster keeps each repost
-    cluster's original. A malformed query raises storage.search.QueryError."""
+    cluster's original. A malformed query raises storage.query.QueryError."""
     selection, values = _selection(where, params, filters, query, one_per_cluster)
     sql = (
         "SELECT a.*, (SELECT o.url FROM articles o WHERE o.id = a.duplicate_of) AS original_of_cluster "

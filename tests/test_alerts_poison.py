@@ -8,11 +8,11 @@ from datetime import timedelta
 
 import yaml
 from click.testing import CliRunner
-from talentwatch.cli.app import main
+from talentwatch.cli import main
 from talentwatch.core.config import parse_config
 from talentwatch.scheduler.alerts.collect import collect
 from talentwatch.scheduler.alerts.delivery import deliver_due
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.outbox import counts, utcnow
 
 from tests.test_outbox import article

@@ -19,13 +19,13 @@ import feedparser
 import pytest
 import yaml
 from click.testing import CliRunner
-from talentwatch.cli.app import main
+from talentwatch.cli import main
 from talentwatch.core.config import parse_config
 from talentwatch.core.records import Article
 from talentwatch.core.safety import clean_text, one_line, safe_url
 from talentwatch.scheduler.alerts.collect import collect
 from talentwatch.scheduler.alerts.delivery import deliver_due
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 
 HOSTILE_TITLE = ("青禾县高层次人才引进补贴申报通知\r\nBcc: leak@example.org\r\n\r\n"
                  "<a href=javascript:alert(2)>点此申报</a>\x00\x08\x1b[31m\u202e附件\x7f")

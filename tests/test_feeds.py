@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import subprocess
 import sys
 
 import feedparser
@@ -17,7 +16,7 @@ from talentwatch.storage.filters import Filters
 from talentwatch.storage.search import search
 
 from tests.conftest import run_on_terminal
-from tests.test_search import ARTICLES, ROOT_DIR, build_archive, run_cli
+from tests.test_search import ARTICLES, build_archive, run_cli
 
 
 @pytest.fixture
@@ -102,9 +101,9 @@ def test_export_draws_a_progress_bar_only_on_a_terminal(config):
     returncode, _, seen = run_on_terminal(args)
     assert returncode == 0
     assert b"exporting jsonl" in seen
-    quiet = subprocess.run(args, capture_output=True, cwd=ROOT_DIR, timeout=60)
-    assert b"exporting" not in quiet.stderr
-    assert quiet.stderr.decode().strip() == f"{len(ARTICLES)} records written to {os.devnull}"
+    quiet = run_cli(config, "export", "-o", os.devnull)
+    assert "exporting" not in quiet.stderr
+    assert quiet.stderr.strip() == f"{len(ARTICLES)} records written to {os.devnull}"
 
 
 def _read_jsonl(data: bytes) -> list[str]:
