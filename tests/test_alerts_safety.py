@@ -136,6 +136,21 @@ def test_atom_and_exports_of_a_hostile_archive(db, tmp_path):
     assert len(rows) == 2 and not any(control_characters(v) for r in rows for v in r.values() if v)
 
 
+def test_show_search_and_dupes_print_no_terminal_escapes(db, tmp_path):
+    save_article(db, hostile_article())
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"), "sites": []}),
+                      encoding="utf-8")
+    runner = CliRunner()
+    shown = runner.invoke(main, ["--config", str(config), "show", URL])
+    found = runner.invoke(main, ["--config", str(config), "search", "申报"])
+    assert shown.exit_code == 0 and found.exit_code == 0, shown.output + found.output
+    assert "青禾县高层次人才引进补贴申报通知 Bcc: leak@example.org" in shown.output
+    assert "申报" in found.output and URL in found.output
+    for output in (shown.output, found.output):
+        assert not control_characters(output), sorted(control_characters(output))
+
+
 @pytest.mark.parametrize(("url", "safe"), [
     ("http://www.gd.gov.cn/a.html", "http://www.gd.gov.cn/a.html"),
     (" HTTPS://rsj.example.gov.cn/x?id=1 ", "HTTPS://rsj.example.gov.cn/x?id=1"),
