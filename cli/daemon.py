@@ -32,6 +32,8 @@ def run_cmd(state: State, once: bool) -> None:
     from talentwatch.scheduler.daemon import AlreadyRunning, Daemon
 
     config = state.config
+    if config.workers is not None:
+        _check_workers(config)
     daemon = Daemon(config, once=once)
     try:
         code = daemon.run()
@@ -47,6 +49,44 @@ def run_cmd(state: State, once: bool) -> None:
         for error in daemon.outbox.errors:
             click.echo(f"  {error}", err=True)
     sys.exit(code)
+
+
+def _check_workers(config: Any) -> None:
+    """`workers:` is set: its broker URL resolves and Celery is installed, or one line and exit 2."""
+    try:
+        config.workers.broker_url()
+        import celery  # noqa: F401
+    except ConfigError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except ImportError:
+        click.echo("error: `workers:` needs Celery: pip install 'talentwatch[workers]'", err=True)
+        sys.exit(2)
+
+
+WORKERS_RECENT = 600  # seconds: a worker heard from this recently is listed by `status`
+
+
+def _workers_status(config: Any, db: Any) -> dict[str, Any]:
+    """Workers heard from recently, sites out with a worker, and the queues' lengths."""
+    from datetime import UTC, timedelta
+
+    from talentwatch.storage import leases
+
+    now = datetime.now(UTC)
+    info: dict[str, Any] = {"workers": leases.workers_seen(db, now - timedelta(seconds=WORKERS_RECENT)),
+                            "leases": leases.live(db, now), "queues": None, "broker_error": None}
+    try:
+        from talentwatch.scheduler.dispatch import queue_lengths
+        from talentwatch.scheduler.tasks import make_app
+
+        app = make_app(config.workers)
+        app.conf.broker_connection_timeout = 2
+        info["queues"] = queue_lengths(app)
+        app.close()
+    except Exception as exc:  # the broker down is a status to show, not a crash
+        info["broker_error"] = str(exc) or type(exc).__name__
+    return info
 
 
 @main.command()
@@ -85,9 +125,11 @@ def status(state: State, as_json: bool) -> None:
     digests = {s.name: jobs.get(f"digest:{s.name}", (None, None))[0]
                for s in config.subscriptions if s.mode == "digest"}
     pid = DaemonLock(config.database).holder()
+    workers = _workers_status(config, db) if config.workers is not None else None
     if as_json:
         click.echo(json.dumps({"daemon_pid": pid, "sites": sites, "outbox": outbox, "failing": failing,
-                               "dead": dead, "digests": digests}, ensure_ascii=False, indent=2))
+                               "dead": dead, "digests": digests, "workers": workers},
+                              ensure_ascii=False, indent=2))
         return
     console = Console()
     console.print(f"daemon: {'running (pid ' + pid + ')' if pid else 'not running'}  archive: "
@@ -124,6 +166,25 @@ def status(state: State, as_json: bool) -> None:
         console.print(f"  requeue with: talentwatch outbox retry --id N | --all{more}", highlight=False)
     for name, nxt in digests.items():
         console.print(f"digest {name}: next {_local(nxt)}", highlight=False)
+    if workers is not None:
+        _print_workers(console, workers)
+
+
+def _print_workers(console: Any, workers: dict[str, Any]) -> None:
+    seen = workers["workers"]
+    console.print(f"workers: {len(seen)} seen in the last {WORKERS_RECENT // 60} min", highlight=False)
+    for w in seen:
+        console.print(f"  {w['name']}: last seen {_local(w['last_seen'])}, {w['active']} site(s) now, "
+                      f"{w['runs']} run(s) stored", highlight=False, markup=False)
+    for lease in workers["leases"]:
+        console.print(f"  with a worker: {lease['site']} since {_local(lease['taken_at'])}",
+                      highlight=False, markup=False)
+    if workers["queues"] is not None:
+        console.print("queues: " + ", ".join(f"{k} {v}" for k, v in workers["queues"].items()),
+                      highlight=False)
+    else:
+        console.print(f"queues: broker unreachable ({workers['broker_error']})", highlight=False,
+                      markup=False)
 
 
 @main.group()

@@ -242,6 +242,48 @@ class DaemonSettings(Strict):
     backlog: Duration = 86400  # a new subscription starts with events this recent
 
 
+class WorkersSettings(Strict):
+    """Crawl workers on Celery (docs/scale.md); absent: the embedded crawl, no broker."""
+
+    # redis://… or amqp://…; `${VAR}` is taken from the environment (a password stays out of the file)
+    broker: str
+    # a site's crawl on a worker is cut after this long (its records so far are stored)
+    task_timeout: Duration = Field(default=1200, gt=0)
+    # Redis only: a task a worker took and never acknowledged (killed) goes back on the queue
+    # after this long; it must exceed task_timeout, or a slow crawl would be handed out twice
+    visibility_timeout: Duration = Field(default=1800, gt=0)
+
+    @field_validator("broker")
+    @classmethod
+    def _broker_url(cls, url: str) -> str:
+        text = url.strip()
+        if re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", text):
+            return text
+        if not re.match(r"(redis|rediss|amqp|amqps)://", text):
+            # the value may hold a password: never echo it
+            raise ValueError("expected a broker URL like redis://host:6379/0 or amqp://user@host//,"
+                             " or ${VAR} naming one in the environment")
+        return text
+
+    @model_validator(mode="after")
+    def _timeouts(self) -> WorkersSettings:
+        if self.visibility_timeout <= self.task_timeout:
+            raise ValueError("visibility_timeout must be longer than task_timeout, or a running"
+                             " crawl would be handed to a second worker")
+        return self
+
+    def broker_url(self) -> str:
+        """The broker URL with `${VAR}` taken from the environment."""
+        text = self.broker.strip()
+        match = re.fullmatch(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", text)
+        if not match:
+            return text
+        value = os.environ.get(match.group(1))
+        if not value:
+            raise ConfigError(f"workers.broker: environment variable {match.group(1)} is not set")
+        return value
+
+
 class Config(Strict):
     database: Path = Path("data/talentwatch.db")
     crawl: CrawlSettings = Field(default_factory=CrawlSettings)
@@ -250,6 +292,8 @@ class Config(Strict):
     relevance: RelevanceConfig = Field(default_factory=default_config)
     daemon: DaemonSettings = Field(default_factory=DaemonSettings)
     subscriptions: list[Subscription] = Field(default_factory=list)
+    # crawl workers on Celery; None: the embedded crawl in `run`, nothing new imported
+    workers: WorkersSettings | None = None
     source_path: Path | None = Field(default=None, exclude=True)
 
     @model_validator(mode="after")

@@ -146,20 +146,27 @@ class ArchivePipeline:
 
     def process_item(self, item: Any) -> Any:
         tracker = self.crawler.spider.tracker
-        db = tracker.db
-        if isinstance(item, NotModified):
-            mark_not_modified(db, item.url)
-            tracker.item_done(item.site, "not_modified")
-        elif isinstance(item, Gone):
-            outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
-            if outcome:
-                log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
-            tracker.item_done(item.site, outcome)
-        elif isinstance(item, Article):
-            if "no_body" in item.flags:
-                log.warning("no recognisable body in %s; stored with flag no_body", item.url)
-            _, kind = save_article(db, item)
-            for part in item.parts:
-                save_article(db, part)
-            tracker.item_done(item.site, kind)
+        if isinstance(item, NotModified | Gone | Article):
+            tracker.item_done(item.site, store_record(tracker.db, item))
         return item
+
+
+def store_record(db: Any, item: Article | NotModified | Gone) -> str | None:
+    """Store one record of a crawl; returns its outcome for the run's counts (new, changed,
+    duplicate, removed, not_modified, or None). The one storing path of the embedded
+    crawl and of the crawl workers' archive writer (scheduler.dispatch); storing the same
+    record twice changes nothing the second time."""
+    if isinstance(item, NotModified):
+        mark_not_modified(db, item.url)
+        return "not_modified"
+    if isinstance(item, Gone):
+        outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
+        if outcome:
+            log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
+        return outcome
+    if "no_body" in item.flags:
+        log.warning("no recognisable body in %s; stored with flag no_body", item.url)
+    _, kind = save_article(db, item)
+    for part in item.parts:
+        save_article(db, part)
+    return kind

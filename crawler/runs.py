@@ -8,11 +8,19 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlite_utils
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.profiles import Profile, get_profile
-from talentwatch.storage.crawlstate import finish_run, save_list_validators, start_run
+from talentwatch.storage.articles import find_article
+from talentwatch.storage.crawlstate import (
+    due_for_recheck,
+    finish_run,
+    list_validators,
+    save_list_validators,
+    start_run,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +58,58 @@ class SiteRun:
 
 
 class RunTracker:
-    """Counts each site's outstanding work and closes its run when none is left."""
+    """Counts each site's outstanding work and closes its run when none is left.
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    It is also the spider's one view of the archive: what is known, the list pages'
+    validators, the re-checks due, and where a run is opened and closed. A crawl worker
+    (scheduler.workers) answers the same questions from its task instead of a database."""
+
+    def __init__(self, db: sqlite_utils.Database | None) -> None:
         self.db = db
         self.active: dict[str, SiteRun] = {}
         self.finished: list[SiteRun] = []
         self.listeners: list[Callable[[SiteRun], None]] = []
 
     def begin(self, site: SiteConfig) -> SiteRun:
-        run = SiteRun(site=site, run_id=start_run(self.db, site.name),
+        run = SiteRun(site=site, run_id=self.open_run(site),
                       profile=get_profile(site.profile, site.selectors.model_dump()))
         self.active[site.name] = run
         return run
+
+    # -- the archive as the crawl sees it (overridden by a crawl worker) -------------
+
+    def open_run(self, site: SiteConfig) -> int:
+        assert self.db is not None
+        return start_run(self.db, site.name)
+
+    def is_known(self, url: str) -> bool:
+        """Whether the archive holds the article of `url` (the walk's stop rule)."""
+        assert self.db is not None
+        return find_article(self.db, url) is not None
+
+    def list_validators(self, url: str) -> tuple[str | None, str | None]:
+        assert self.db is not None
+        return list_validators(self.db, url)
+
+    def due_rechecks(self, site: SiteConfig, everything: bool) -> list[dict[str, Any]]:
+        """Known articles of `site` to ask again (url, etag, last_modified)."""
+        assert self.db is not None
+        policy = site.revisit
+        return due_for_recheck(self.db, site.name, everything=everything,
+                               max_age_days=policy.max_age_days if policy else None,
+                               every_hours=policy.every_hours if policy else None)
+
+    def record_finish(self, run: SiteRun) -> None:
+        """Write a finished run to the archive: its counts and, after a clean run, its
+        list pages' validators."""
+        assert self.db is not None
+        if run.list_validators and not run.errors:
+            # only a clean run may let the next one skip these pages on a 304: after a
+            # failure, the list is read again so that nothing it named is missed
+            save_list_validators(self.db, run.site.name, run.list_validators)
+        finish_run(self.db, run.run_id, pages=run.pages, new=run.new, changed=run.changed,
+                   errors=run.errors, failed=run.failed, duplicates=run.duplicates,
+                   removed=run.removed, not_modified=run.not_modified, requests=dict(run.requests))
 
     def is_running(self, name: str) -> bool:
         return name in self.active
@@ -106,13 +153,7 @@ class RunTracker:
             return
         run.closed = True
         self.active.pop(run.site.name, None)
-        if run.list_validators and not run.errors:
-            # only a clean run may let the next one skip these pages on a 304: after a
-            # failure, the list is read again so that nothing it named is missed
-            save_list_validators(self.db, run.site.name, run.list_validators)
-        finish_run(self.db, run.run_id, pages=run.pages, new=run.new, changed=run.changed,
-                   errors=run.errors, failed=run.failed, duplicates=run.duplicates,
-                   removed=run.removed, not_modified=run.not_modified, requests=dict(run.requests))
+        self.record_finish(run)
         self.finished.append(run)
         for listener in self.listeners:
             listener(run)

@@ -37,8 +37,6 @@ from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachmen
 from talentwatch.crawler.decode import decode_text
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
-from talentwatch.storage.articles import find_article
-from talentwatch.storage.crawlstate import due_for_recheck, list_validators
 from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
@@ -148,11 +146,7 @@ class PortalSpider(scrapy.Spider):
         run = self.tracker.begin(site)
         for url in site.start_urls:
             yield self._list_request(run, url, depth=1)
-        policy = site.revisit
-        due = due_for_recheck(
-            self.tracker.db, site.name, everything=self.recheck if recheck is None else recheck,
-            max_age_days=policy.max_age_days if policy else None,
-            every_hours=policy.every_hours if policy else None)
+        due = self.tracker.due_rechecks(site, everything=self.recheck if recheck is None else recheck)
         for known in due:
             run.seen.add(known["url"])
             yield self._request(
@@ -172,7 +166,7 @@ class PortalSpider(scrapy.Spider):
     def _list_request(self, run: SiteRun, url: str, depth: int) -> scrapy.Request:
         run.seen.add(url)
         # conditional: a 304 says the page, and so the articles it lists, are as last read
-        etag, last_modified = list_validators(self.tracker.db, url)
+        etag, last_modified = self.tracker.list_validators(url)
         # list pages first: the walk through a long list is sequential, so it must
         # not wait behind the article pages each list page adds to the queue
         return self._request(run, url, self.parse_list, depth=depth, kind="list",
@@ -206,7 +200,7 @@ class PortalSpider(scrapy.Spider):
             if item.url in run.seen or not self._allowed(site, item.url):
                 continue
             run.seen.add(item.url)
-            if find_article(self.tracker.db, item.url) is not None:
+            if self.tracker.is_known(item.url):
                 continue  # archived already: re-checks, not list walks, look at it again
             fresh += 1
             yield self._article_request(run, item)

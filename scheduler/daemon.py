@@ -184,6 +184,9 @@ class Daemon:
         self.failed_sites: list[str] = []
         self.kick: asyncio.TimerHandle | None = None
         self.scheduler: Any = None  # an AsyncIOScheduler once started (APScheduler is untyped)
+        # with `workers:`, sites go to Celery workers (scheduler.dispatch); None: crawled here
+        self.workers: Any = None
+        self.remote_timeouts: dict[str, asyncio.TimerHandle] = {}
         # set by run(), before anything uses them
         self.crawler: Crawler
         self.loop: asyncio.AbstractEventLoop
@@ -218,6 +221,8 @@ class Daemon:
         self.tracker = RunTracker(self.db)
         self.tracker.listeners.append(self._run_finished)
         self.outbox = OutboxWorker(self.config, lambda: self.stopping)
+        if self.config.workers is not None:
+            self._start_workers()
         settings = spider_settings(list(self.sites.values()), self.config.crawl, self.config.relevance)
         runner = CrawlerRunner(settings)
         self.crawler = runner.create_crawler(PortalSpider)
@@ -265,6 +270,9 @@ class Daemon:
         self.finished = True
         for run in list(self.tracker.active.values()):
             self._close_early(run, "stopped before the site was done (daemon shutting down)")
+        if self.workers is not None:
+            # the writer stops after the message it is storing; the rest wait on the broker
+            self.workers.close()
         with contextlib.suppress(Exception):
             self._save_jobs()
         self.outbox.close()  # waits for the message being sent
@@ -332,6 +340,8 @@ class Daemon:
         """Start a pass over `site` unless one is running; returns whether it started."""
         if self.stopping:
             return False
+        if self.workers is not None:
+            return self._check_remote(site)
         run = self.spider.schedule_site(site)
         if run is None:
             return False
@@ -365,6 +375,51 @@ class Daemon:
                 self.loop.call_soon(self._finish_once)
         elif (run.new or run.changed) and self.kick is None and not self.stopping:
             self.kick = self.loop.call_later(KICK_DELAY, self._kicked)
+
+    # -- crawl workers (`workers:` in config.yaml; docs/scale.md) -------------------------
+
+    def _start_workers(self) -> None:
+        from talentwatch.scheduler.dispatch import WorkerLink
+        from talentwatch.storage.schema import open_archive
+
+        def open_db() -> sqlite_utils.Database:
+            db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
+            db.execute("PRAGMA synchronous = NORMAL")
+            return db
+
+        self.workers = WorkerLink(self.config, open_db)
+        self.workers.start(lambda run: self.loop.call_soon_threadsafe(self._remote_finished, run))
+
+    def _check_remote(self, site: SiteConfig) -> bool:
+        from talentwatch.scheduler.tasks import lease_seconds
+
+        if site.name in self.remote_timeouts:
+            log.info("%s: previous run still with a worker, skipped", site.name)
+            return False
+        assert self.config.workers is not None
+        limit = lease_seconds(self.config.workers)
+        self.remote_timeouts[site.name] = self.loop.call_later(limit, self._remote_lost, site, limit)
+        self.workers.dispatch(site, lambda s: self.loop.call_soon_threadsafe(self._remote_lost, s, None))
+        return True
+
+    def _remote_lost(self, site: SiteConfig, limit: float | None) -> None:
+        """A site that was not sent (lease held, broker down) or whose lease ran out unanswered."""
+        from talentwatch.scheduler.dispatch import RemoteRun
+
+        handle = self.remote_timeouts.pop(site.name, None)
+        if handle is not None:
+            handle.cancel()
+        if limit is not None:
+            log.warning("%s: no answer from the workers within %.0fs", site.name, limit)
+        self._run_finished(RemoteRun(site=site, run_id=0, failed=True))
+
+    def _remote_finished(self, run: Any) -> None:
+        handle = self.remote_timeouts.pop(run.site.name, None)
+        if handle is None:
+            # a late answer (its lease had run out): stored all the same; nothing waits for it
+            return
+        handle.cancel()
+        self._run_finished(run)
 
     def _kicked(self) -> None:
         self.kick = None

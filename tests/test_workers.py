@@ -1,0 +1,186 @@
+"""Crawl workers on Celery with a real Redis broker and real `talentwatch worker` processes:
+the archive they build is the embedded crawl's, a killed worker's site is crawled by the
+other, a broker restart loses nothing (issue 18)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.portal_server import serve_counting
+from tests.redis_broker import broker  # noqa: F401  (the fixture)
+from tests.worker_portals import build_portals, portal_sites
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.timeout(240)
+
+
+def write_config(path: Path, sites: list[dict], broker_url: str | None = None, **workers) -> Path:
+    data = {
+        "database": str(path.parent / "archive.db"),
+        "crawl": {"autothrottle": False, "extract_workers": 1, "obey_robots": False, "retries": 0,
+                  "timeout": 5, "concurrency_per_domain": 4},
+        "daemon": {"jitter": 0},
+        "sites": sites,
+    }
+    if broker_url:
+        data["workers"] = {"broker": broker_url, "task_timeout": 40, "visibility_timeout": 45, **workers}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def talentwatch(config: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+@contextmanager
+def workers(config: Path, count: int, log_dir: Path):
+    """`count` worker processes (concurrency 1 each), stopped with SIGTERM at the end."""
+    procs = [start_worker(config, log_dir / f"worker{i}.log") for i in range(count)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def start_worker(config: Path, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "-v", "worker",
+                             "--concurrency", "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=log.open("w"), start_new_session=True)
+
+
+def snapshot(database: Path) -> dict:
+    """What a reader of the archive sees: articles, versions, events, clusters (by URL)."""
+    conn = sqlite3.connect(database)
+    articles = sorted(conn.execute(
+        "SELECT url, site, title, published, source, author, text, talent, score, topics, region,"
+        " incentives, deadline, version, status FROM articles"))
+    versions = sorted(conn.execute(
+        "SELECT a.url, v.version, v.title, v.text, v.norm_hash FROM versions v JOIN articles a"
+        " ON a.id = v.article_id"))
+    events = Counter(conn.execute(
+        "SELECT a.url, e.kind, e.version FROM events e JOIN articles a ON a.id = e.article_id"))
+    groups: dict[int, set[str]] = {}
+    for url, cluster in conn.execute("SELECT url, COALESCE(cluster_id, id) FROM articles"):
+        groups.setdefault(cluster, set()).add(url)
+    conn.close()
+    return {"articles": articles, "versions": versions, "events": events,
+            "clusters": sorted(sorted(g) for g in groups.values())}
+
+
+def embedded_snapshot(tmp: Path, base: str, names: list[str], **site_extra) -> dict:
+    config = write_config(tmp / "embedded" / "config.yaml", portal_sites(base, names, **site_extra))
+    result = talentwatch(config, "run", "--once")
+    assert result.returncode == 0, result.stderr
+    return snapshot(tmp / "embedded" / "archive.db")
+
+
+def test_twenty_portals_through_two_workers_give_the_embedded_archive(tmp_path, broker):  # noqa: F811
+    names = build_portals(tmp_path / "portals", 20, articles=3)
+    with serve_counting(tmp_path / "portals") as (base, _):
+        expected = embedded_snapshot(tmp_path, base, names)
+        config = write_config(tmp_path / "distributed" / "config.yaml", portal_sites(base, names),
+                              broker.url)
+        with workers(config, 2, tmp_path):
+            result = talentwatch(config, "run", "--once")
+            assert result.returncode == 0, result.stderr
+            got = snapshot(tmp_path / "distributed" / "archive.db")
+            status = json.loads(talentwatch(config, "status", "--json").stdout)
+    assert len(expected["articles"]) == 60
+    assert got == expected
+    assert Counter(kind for (_, kind, _) in got["events"]) == {"new": 60}
+    # both workers took part and said so; nothing is left on the queues; no site is still out
+    assert len(status["workers"]["workers"]) == 2
+    assert all(w["runs"] >= 1 for w in status["workers"]["workers"])
+    assert sum(w["runs"] for w in status["workers"]["workers"]) == 20
+    assert status["workers"]["queues"] == {"talentwatch.crawl": 0, "talentwatch.archive": 0}
+    assert status["workers"]["leases"] == []
+    assert all(s["status"] == "ok" and s["new"] == 3 for s in status["sites"])
+
+
+def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker):  # noqa: F811
+    names = build_portals(tmp_path / "portals", 4, articles=5)
+    with serve_counting(tmp_path / "portals") as (base, traffic):
+        expected = embedded_snapshot(tmp_path, base, names)
+        # a short visibility timeout: the dead worker's task is handed out again after 12 s
+        config = write_config(tmp_path / "distributed" / "config.yaml",
+                              portal_sites(base, names, delay=0.5), broker.url,
+                              task_timeout=10, visibility_timeout=12)
+        first = start_worker(config, tmp_path / "first.log")
+        try:
+            mark = traffic.mark()
+            run = subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "run",
+                                    "--once"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+            deadline = time.monotonic() + 60
+            while len(traffic.since(mark)) < 2:  # the first worker is mid-site: a list page and more
+                assert time.monotonic() < deadline, "the first worker never started crawling"
+                time.sleep(0.05)
+            with workers(config, 1, tmp_path):
+                os.killpg(first.pid, signal.SIGKILL)  # the worker and its extraction process
+                first.wait(10)
+                _, err = run.communicate(timeout=150)
+                assert run.returncode == 0, err
+        finally:
+            if first.poll() is None:
+                first.kill()
+    got = snapshot(tmp_path / "distributed" / "archive.db")
+    assert got == expected  # nothing lost, nothing twice: one version and one `new` event each
+    assert all(n == 1 for n in got["events"].values())
+
+
+def test_a_broker_restart_mid_run_loses_nothing(tmp_path, broker):  # noqa: F811
+    names = build_portals(tmp_path / "portals", 8, articles=4)
+    with serve_counting(tmp_path / "portals") as (base, traffic):
+        expected = embedded_snapshot(tmp_path, base, names)
+        config = write_config(tmp_path / "distributed" / "config.yaml",
+                              portal_sites(base, names, delay=0.3), broker.url)
+        with workers(config, 2, tmp_path):
+            mark = traffic.mark()
+            run = subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "run",
+                                    "--once"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+            deadline = time.monotonic() + 60
+            while len(traffic.since(mark)) < 3:
+                assert time.monotonic() < deadline, "no worker started crawling"
+                time.sleep(0.05)
+            broker.stop()
+            time.sleep(2)
+            broker.start()
+            _, err = run.communicate(timeout=180)
+            assert run.returncode == 0, err
+    assert snapshot(tmp_path / "distributed" / "archive.db") == expected
+
+
+def test_a_bad_broker_url_is_one_line_and_exit_2(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"),
+                                      "workers": {"broker": "http://example.org/"}}), encoding="utf-8")
+    result = talentwatch(config, "worker")
+    assert result.returncode == 2
+    assert "workers.broker" in result.stderr and "Traceback" not in result.stderr
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "a.db"),
+                                      "workers": {"broker": "${TW_TEST_NO_SUCH_BROKER}"}}), encoding="utf-8")
+    result = talentwatch(config, "run", "--once")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "TW_TEST_NO_SUCH_BROKER" in result.stderr
