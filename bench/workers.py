@@ -101,8 +101,8 @@ def main() -> None:
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(data), encoding="utf-8")
     config = parse_config(data)
-    workers = [subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config_path), "worker",
-                                 "--concurrency", str(args.concurrency)], cwd=ROOT,
+    workers = [subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config_path), "-v",
+                                 "worker", "--concurrency", str(args.concurrency)], cwd=ROOT,
                                 stdout=subprocess.DEVNULL, stderr=(workdir / f"worker{i}.log").open("w"))
                for i in range(2)]
 
@@ -160,6 +160,11 @@ def main() -> None:
           f"broker {broker:.2f} ms = {total:.2f} ms CPU per check")
     print(f"  the queue's added cost: {total - embedded_ms:+.2f} ms per check (target ≤ 1 ms); "
           f"{checks / wall:.0f} checks per second")
+    startups = [float(m) for i in range(2) for m in re.findall(
+        r"crawler ready in ([\d.]+) s", (workdir / f"worker{i}.log").read_text())]
+    print("  worker start-up (Scrapy, reactor, extraction process; once per worker process): "
+          + ", ".join(f"{s:.2f} s" for s in startups)
+          + f" — per task it would be that much more than {total:.2f} ms")
     with __import__("sqlite3").connect(workdir / "bench.db") as db:
         stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
         runs = db.execute("SELECT count(*), sum(status = 'ok') FROM crawl_runs").fetchone()

@@ -40,7 +40,8 @@ def make_app(settings: WorkersSettings) -> Celery:
         worker_prefetch_multiplier=1,
         broker_transport_options={"visibility_timeout": settings.visibility_timeout},
         broker_connection_retry_on_startup=True, broker_connection_max_retries=None,
-        worker_hijack_root_logger=False, worker_enable_remote_control=False,
+        # our CLI owns logging (stderr, -v); Celery must not swap sys.stdout/sys.stderr for loggers
+        worker_hijack_root_logger=False, worker_redirect_stdouts=False, worker_enable_remote_control=False,
         task_default_delivery_mode="persistent",
     )
     return app

@@ -109,11 +109,12 @@ def test_twenty_portals_through_two_workers_give_the_embedded_archive(tmp_path, 
     assert len(expected["articles"]) == 60
     assert got == expected
     assert Counter(kind for (_, kind, _) in got["events"]) == {"new": 60}
-    # both workers took part and said so; nothing is left on the queues; no site is still out
+    # both workers took part and said so; no task is left; no site is still out
     assert len(status["workers"]["workers"]) == 2
     assert all(w["runs"] >= 1 for w in status["workers"]["workers"])
     assert sum(w["runs"] for w in status["workers"]["workers"]) == 20
-    assert status["workers"]["queues"] == {"talentwatch.crawl": 0, "talentwatch.archive": 0}
+    assert status["workers"]["queues"]["talentwatch.crawl"] == 0
+    assert status["workers"]["queues"]["talentwatch.archive"] <= 2  # heartbeats since `run` exited
     assert status["workers"]["leases"] == []
     assert all(s["status"] == "ok" and s["new"] == 3 for s in status["sites"])
 
@@ -122,10 +123,10 @@ def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker)
     names = build_portals(tmp_path / "portals", 4, articles=5)
     with serve_counting(tmp_path / "portals") as (base, traffic):
         expected = embedded_snapshot(tmp_path, base, names)
-        # a short visibility timeout: the dead worker's task is handed out again after 12 s
+        # a short visibility timeout: the dead worker's task is handed out again after 25 s
         config = write_config(tmp_path / "distributed" / "config.yaml",
                               portal_sites(base, names, delay=0.5), broker.url,
-                              task_timeout=10, visibility_timeout=12)
+                              task_timeout=20, visibility_timeout=25)
         first = start_worker(config, tmp_path / "first.log")
         try:
             mark = traffic.mark()
