@@ -222,7 +222,7 @@ class CrawlEngine:
         """Start the task's run on the reactor thread; its records arrive on task.outgoing."""
         from twisted.internet import reactor
 
-        reactor.callFromThread(self._begin, task, timeout)  # type: ignore[attr-defined]
+        reactor.callFromThread(self._begin, task, timeout)
 
     def _begin(self, task: Task, timeout: float) -> None:
         from twisted.internet import reactor
@@ -243,7 +243,8 @@ class CrawlEngine:
             task.outgoing.put(("done", {"refused": f"could not start: {exc}"}))
             return
         if run is not None:
-            reactor.callLater(timeout, self._cut, run, timeout)  # type: ignore[attr-defined]
+            # twisted types the reactor module as its interface, whose methods lack self
+            reactor.callLater(timeout, self._cut, run, timeout)  # type: ignore[arg-type]
 
     def _cut(self, run: SiteRun, limit: float) -> None:
         if not run.closed:

@@ -185,3 +185,25 @@ def test_a_bad_broker_url_is_one_line_and_exit_2(tmp_path):
     result = talentwatch(config, "run", "--once")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "TW_TEST_NO_SUCH_BROKER" in result.stderr
+
+
+def test_workers_settings_are_checked_before_anything_starts():
+    from talentwatch.core.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError) as bad_url:
+        parse_config({"workers": {"broker": "redis//:secret@host"}}, "c.yaml")
+    assert "workers.broker" in str(bad_url.value) and "secret" not in str(bad_url.value)
+    with pytest.raises(ConfigError) as short:
+        parse_config({"workers": {"broker": "redis://h:6379/0", "task_timeout": "30m",
+                                  "visibility_timeout": "20m"}}, "c.yaml")
+    assert "visibility_timeout must be longer than task_timeout" in str(short.value)
+    config = parse_config({"workers": {"broker": "amqp://tw@mq//", "task_timeout": "10m"}})
+    assert config.workers is not None and config.workers.task_timeout == 600
+    assert parse_config({}).workers is None  # the embedded default: no broker
+
+
+def test_the_embedded_default_imports_no_celery():
+    code = ("import sys; from talentwatch.cli import main; import talentwatch.scheduler.daemon;"
+            " print(sorted(m for m in ('celery', 'kombu', 'redis') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
