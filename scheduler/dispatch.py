@@ -11,7 +11,9 @@ gives back the lease. Imported only with `workers:` (docs/scale.md).
 
 from __future__ import annotations
 
+import importlib
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -76,13 +78,18 @@ def site_list_validators(db: sqlite_utils.Database,
     return {url: list_validators(db, url) for url in sorted(urls)}
 
 
-def pending_urls(db: sqlite_utils.Database, site: str) -> list[str]:
-    """Frontier URLs of `site` still to be stored (storage.frontier, when the archive has one)."""
-    try:
-        from talentwatch.storage import frontier  # type: ignore[attr-defined]
-    except ImportError:
+def pending_urls(db: sqlite_utils.Database, site: str) -> list[dict[str, Any]]:
+    """The frontier's due URLs of `site` (listed earlier, not stored yet), each with where it
+    was listed and the list page's title and date for it; none while the archive has no
+    frontier table."""
+    if not db.table("frontier").exists():
         return []
-    return list(frontier.due(db, site))
+    frontier = importlib.import_module("talentwatch.storage.frontier")
+    due = frontier.due(db, site)
+    rows = {r["url"]: dict(r) for r in db.query(
+        "SELECT url, list_url, list_page, list_pos, list_title, list_date FROM frontier WHERE site = ?"
+        " AND state IN ('pending', 'failing')", [site])}
+    return [rows[url] for url in due if url in rows]
 
 
 class Dispatcher:
@@ -171,12 +178,16 @@ class ArchiveWriter(ConsumerMixin):
             self.db = self.db_factory()
         try:
             self.store(self.db, body)
-        except Exception:
-            # not stored: back on the queue for the next try (a locked archive, a full disk)
-            log.exception("archive queue: a message could not be stored; it will be retried")
+        except sqlite3.OperationalError as exc:
+            # the archive cannot take it now (locked, disk full): back on the queue, tried again
+            log.warning("archive queue: a message could not be stored (%s); it will be retried", exc)
             time.sleep(1)
             message.requeue()
             return
+        except Exception:
+            # a record our storing code rejects would be rejected again: logged and dropped,
+            # as the embedded crawl drops an item its archive pipeline fails on
+            log.exception("archive queue: a message could not be stored and is dropped")
         message.ack()
         self.stored += 1
 

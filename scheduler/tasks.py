@@ -57,7 +57,7 @@ def lease_seconds(settings: WorkersSettings) -> float:
 
 def build_payload(config: Config, site: SiteConfig, *, run_id: int, lease: str, expires: float,
                   known: list[str], validators: dict[str, tuple[str | None, str | None]],
-                  rechecks: list[dict[str, Any]], pending: list[str]) -> dict[str, Any]:
+                  rechecks: list[dict[str, Any]], pending: list[dict[str, Any]]) -> dict[str, Any]:
     """What a worker needs from the archive to crawl `site` as the embedded crawl would."""
     return {
         "site": site.model_dump(mode="json", by_alias=True),
@@ -66,7 +66,9 @@ def build_payload(config: Config, site: SiteConfig, *, run_id: int, lease: str, 
         "known": known,  # identities (canonical URL, stable key) of the site's archived articles
         "list_validators": {url: list(v) for url, v in validators.items()},
         "rechecks": rechecks,  # url, etag, last_modified of the known articles due again
-        "pending": pending,  # frontier URLs listed earlier and not yet stored
+        # frontier URLs listed earlier and not stored yet (url, list_url, list_page, list_pos,
+        # list_title, list_date): the worker asks for them first, as the embedded crawl does
+        "pending": pending,
     }
 
 

@@ -13,6 +13,7 @@ from it (known articles, list validators, due re-checks) comes in the task.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import queue
@@ -20,6 +21,7 @@ import socket
 import threading
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -82,11 +84,33 @@ def _relevance_json(data: Any) -> str:
 
 
 class TaskTracker(RunTracker):
-    """The RunTracker of a worker: the archive's answers come from each task's payload."""
+    """The RunTracker of a worker: the archive's answers come from each task's payload.
+
+    Its `db` is a scratch archive of this worker process (a temporary file, never the
+    real archive): crawl state the spider keeps as it goes (the frontier of the site's
+    walk) lands there, seeded from the task's pending URLs, and nothing in it is sent
+    anywhere; the records are."""
 
     def __init__(self) -> None:
-        super().__init__(None)
+        import tempfile
+
+        from talentwatch.storage.schema import open_archive
+
+        scratch = Path(tempfile.mkdtemp(prefix="talentwatch-worker-")) / "scratch.db"
+        super().__init__(open_archive(scratch, cache_mb=2))
         self.tasks: dict[str, Task] = {}  # by site name; a site has one task at a time
+
+    def seed(self, task: Task) -> None:
+        """Load the task's pending frontier URLs into the scratch archive's frontier."""
+        assert self.db is not None
+        if not self.db.table("frontier").exists():
+            return  # an archive without a frontier (storage.frontier)
+        frontier = importlib.import_module("talentwatch.storage.frontier")
+        self.db.execute("DELETE FROM frontier WHERE site = ?", [task.site.name])
+        frontier.record_seen(self.db, task.site.name, [
+            frontier.Seen(row["url"], row.get("list_url") or row["url"], int(row.get("list_page") or 1),
+                          int(row.get("list_pos") or 0), row.get("list_title"), row.get("list_date"))
+            for row in task.payload.get("pending") or [] if isinstance(row, dict)])
 
     def open_run(self, site: SiteConfig) -> int:
         return int(self.tasks[site.name].payload["run_id"])
@@ -169,7 +193,7 @@ class CrawlEngine:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.ready = threading.Event()
-        self.tracker = TaskTracker()
+        self.tracker: TaskTracker  # made on the reactor thread, which alone uses its scratch archive
         self.started_in: float | None = None  # seconds the start-up took (docs/scale.md)
         self.spider: Any = None
         self.crawler: Any = None
@@ -203,6 +227,7 @@ class CrawlEngine:
         }
         runner = CrawlerRunner(settings)
         self.crawler = runner.create_crawler(PortalSpider)
+        self.tracker = TaskTracker()
 
         def opened(spider: Any) -> None:
             from talentwatch.crawler.pipelines import worker_pool
@@ -237,6 +262,7 @@ class CrawlEngine:
             slots[domain] = {"delay": site.delay, "concurrency": self.config.crawl.concurrency_per_domain}
         self.tracker.tasks[site.name] = task
         try:
+            self.tracker.seed(task)
             run = self.spider.schedule_site(site)
         except Exception as exc:  # a payload the spider cannot use: report it, do not hang
             self.tracker.tasks.pop(site.name, None)
