@@ -101,6 +101,7 @@ class Dispatcher:
         self.db = db
         self.app = make_app(config.workers)
         self.lease_seconds = lease_seconds(config.workers)
+        self.relevance_json = config.relevance.model_dump_json()
 
     def dispatch(self, site: SiteConfig, recheck: bool = False) -> int | None:
         """Send `site` to the workers; returns its run id, or None when its lease is held (a
@@ -113,7 +114,7 @@ class Dispatcher:
         leases.attach_run(self.db, site.name, token, run_id)
         policy = site.revisit
         payload = build_payload(
-            self.config, site, run_id=run_id, lease=token, expires=time.time() + self.lease_seconds,
+            site, self.relevance_json, run_id=run_id, lease=token, expires=time.time() + self.lease_seconds,
             known=site_identities(self.db, site.name),
             validators=site_list_validators(self.db, site),
             rechecks=due_for_recheck(self.db, site.name, everything=recheck,

@@ -15,7 +15,7 @@ from typing import Any
 
 from celery import Celery
 from kombu import Queue
-from talentwatch.core.config import Config, SiteConfig, WorkersSettings
+from talentwatch.core.config import SiteConfig, WorkersSettings
 from talentwatch.core.records import Article, Gone, NotModified
 
 CRAWL_QUEUE = "talentwatch.crawl"
@@ -55,13 +55,14 @@ def lease_seconds(settings: WorkersSettings) -> float:
 
 # -- the crawl task's payload -----------------------------------------------------------
 
-def build_payload(config: Config, site: SiteConfig, *, run_id: int, lease: str, expires: float,
+def build_payload(site: SiteConfig, relevance_json: str, *, run_id: int, lease: str, expires: float,
                   known: list[str], validators: dict[str, tuple[str | None, str | None]],
                   rechecks: list[dict[str, Any]], pending: list[dict[str, Any]]) -> dict[str, Any]:
     """What a worker needs from the archive to crawl `site` as the embedded crawl would."""
     return {
         "site": site.model_dump(mode="json", by_alias=True),
-        "relevance": config.relevance.model_dump(mode="json"),
+        # as JSON text, made once per `run`: a worker validates each distinct text once
+        "relevance": relevance_json,
         "run_id": run_id, "lease": lease, "expires": expires,
         "known": known,  # identities (canonical URL, stable key) of the site's archived articles
         "list_validators": {url: list(v) for url, v in validators.items()},

@@ -77,10 +77,18 @@ class Task:
             self.buffer = []
 
 
+_relevance_checked: dict[str, str] = {}
+
+
 def _relevance_json(data: Any) -> str:
+    """The task's relevance config as the classifier's cache key, validated once per text."""
     from talentwatch.relevance import RelevanceConfig
 
-    return RelevanceConfig.model_validate(data).model_dump_json() if data else ""
+    if not isinstance(data, str) or not data:
+        return ""
+    if data not in _relevance_checked:
+        _relevance_checked[data] = RelevanceConfig.model_validate_json(data).model_dump_json()
+    return _relevance_checked[data]
 
 
 class TaskTracker(RunTracker):
