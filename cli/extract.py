@@ -28,7 +28,7 @@ from talentwatch.cli.app import main
 from talentwatch.core.profiles import PROFILES, Profile, get_profile
 from talentwatch.core.records import Article, FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
-from talentwatch.crawler.decode import decode_html
+from talentwatch.crawler.decode import decode_page
 from talentwatch.crawler.extract import extract
 from talentwatch.crawler.listing import parse_list
 from talentwatch.storage.export import EXPORT_FIELDS
@@ -118,7 +118,8 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
                     attachments: bool, timeout: float) -> dict[str, Any]:
     """The JSON record of one target: its article, or with --list its items and next pages."""
     url, body, content_type = _read_target(target, timeout)
-    _, html = decode_html(body, content_type)
+    decoded = decode_page(body, content_type)
+    html = decoded.text
     if as_list:
         listing = parse_list(html, url, article_re, profile)
         items = [{"url": i.url, "title": i.title, "date": i.date} for i in listing.items]
@@ -126,7 +127,7 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
     files = [_fetch_file(link, name, url, timeout) for link, name in find_attachment_links(html, url)] \
         if attachments else []
     page = Page(url=url, site=_site_of(url), html=html, profile=profile.name, files=files,
-                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), flags=decoded.flags)
     return _record(extract(page, profile))
 
 

@@ -19,7 +19,15 @@ from talentwatch.core.profiles import CMS_BODY_SELECTORS, PROFILES, TITLE_SELECT
 from talentwatch.core.records import Article, Page
 from talentwatch.crawler import metadata as md
 from talentwatch.crawler.attachments import read_attachments
-from talentwatch.crawler.body import around, densest_node, node_text, parse, prune, strip_code
+from talentwatch.crawler.body import (
+    around,
+    densest_node,
+    node_text,
+    parse,
+    prune,
+    reopen_premature_end,
+    strip_code,
+)
 from talentwatch.crawler.boilerplate import LINE_RE, TAIL_RE
 from talentwatch.crawler.bulletin import split_bulletin
 
@@ -91,8 +99,28 @@ def _body_node(root, profile: Profile, url: str):
                 return dense, "density"
         return node, f"cms:{selector}"
     if dense is not None and _han(node_text(dense)) >= _MIN_BODY_HAN:
-        return dense, "density"
+        return _first_entry(root, dense), "density"
     return None, "none"
+
+
+_MIN_ENTRY_HAN = 50
+
+
+def _first_entry(root, node):
+    """On a page of repeated entries (a blog's archive, a thread), the first one is the page's lead.
+
+    The densest entry is only the longest; entries share the body's tag and class.
+    """
+    cls = node.get("class")
+    if not cls:
+        return node
+    entries = [el for el in root.iter(node.tag) if el.get("class") == cls]
+    if len(entries) < 2 or entries[0] is node:
+        return node
+    first = entries[0]
+    if node in first.iterdescendants() or first in node.iterdescendants():
+        return node
+    return first if _han(node_text(first)) >= _MIN_ENTRY_HAN and _usable(first) else node
 
 
 def clean_lines(text: str, title: str = "") -> str:
@@ -160,21 +188,58 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     return md.clean_title(og or "", profile.site_names)
 
 
-def _pick_date(before: str, body_text: str, after: str, page_text: str) -> str | None:
-    """The publication date near the body: the info line above it, its first lines, a signature."""
+# a header clock ("今天是2024年5月6日 星期一") is no publication date
+_CLOCK = re.compile(r"(?:今天是|今日|今天|当前时间|现在时间|现在是)\s*[:：]?\s*$")
+
+
+def _stamps(text: str) -> list[tuple[int, str, bool]]:
+    return [d for d in md.dates_in(text) if not _CLOCK.search(text[max(0, d[0] - 8):d[0]])]
+
+
+def _shown_date(before: str, body_text: str, page_text: str, title: str) -> str | None:
+    """The date the page shows beside its title: the info line above the body (or atop it)."""
     head = "\n".join(body_text.split("\n")[:8])[:300]
-    near = md.dates_in(before + "\n" + head)
+    near = _stamps(before + "\n" + head)
     labelled = [d for d in near if d[2]]
     if labelled:
         return labelled[-1][1]
-    if near:
-        before_only = [d for d in near if d[0] < len(before)]
-        # the stamp closest above the body; a date inside its first lines otherwise
-        return (before_only[-1] if before_only else near[0])[1]
-    labelled_anywhere = [d for d in md.dates_in(page_text) if d[2]]
-    if labelled_anywhere:
-        return labelled_anywhere[0][1]
-    return None
+    before_only = [d for d in near if d[0] < len(before)]
+    if before_only:
+        return before_only[-1][1]  # the stamp closest above the body
+    return _date_below_title(page_text, title)
+
+
+def _text_above(page_text: str, body_text: str) -> str:
+    """The unpruned page text above the body's first line (pruning may have taken the info line)."""
+    first_line = body_text.split("\n", 1)[0][:40]
+    at = page_text.find(first_line) if first_line else -1
+    return page_text[:at] if at > 0 else ""
+
+
+def _weak_date(body_text: str, above: str) -> str | None:
+    """Less sure stamps: a date in the body's first lines, a labelled date anywhere above the body.
+
+    Never below the body: the related-links list there dates other articles.
+    """
+    head = "\n".join(body_text.split("\n")[:8])[:300]
+    if found := _stamps(head):
+        return found[0][1]
+    labelled = [d for d in _stamps(above) if d[2]]
+    return labelled[0][1] if labelled else None
+
+
+def _prefer_shown(shown: str | None, meta_date: str | None) -> str | None:
+    """The displayed date wins over meta (often the page-generation time).
+
+    Meta adds a time when it gives the same day, and settles 06/02/2022: a
+    displayed day and month that read as the meta date when swapped were D/M/Y.
+    """
+    if shown and meta_date:
+        if f"{shown[:4]}-{shown[8:10]}-{shown[5:7]}" == meta_date[:10] != shown[:10]:
+            return meta_date
+        if shown[:10] == meta_date[:10]:
+            return meta_date if len(meta_date) > len(shown) else shown
+    return shown or meta_date
 
 
 def _date_below_title(page_text: str, title: str) -> str | None:
@@ -182,14 +247,19 @@ def _date_below_title(page_text: str, title: str) -> str | None:
     if len(title) < 4:
         return None
     for m in re.finditer(re.escape(title[:30]), page_text):
-        if found := md.dates_in(page_text[m.end(): m.end() + 120]):
+        if found := _stamps(page_text[m.end(): m.end() + 120]):
             return found[0][1]
     return None
 
 
 def _signature_date(body_text: str, after: str) -> str | None:
     """A forum or blog stamp just below the body: '本贴由 X 于2005年8月12日16:12:21…'."""
-    found = md.dates_in(body_text[-80:] + "\n" + after[:150])
+    lines: list[str] = []
+    for line in after.split("\n")[:3]:
+        if TAIL_RE.match(line):
+            break  # a related-links list: its dates belong to other articles
+        lines.append(line)
+    found = md.dates_in(body_text[-80:] + "\n" + "\n".join(lines)[:150])
     return found[0][1] if found else None
 
 
@@ -222,7 +292,13 @@ def _original_url(root, page_url: str) -> str | None:
     return None
 
 
-def _author(profile_hit: str | None, window: str, body_text: str, meta: dict[str, str]) -> str | None:
+def _author(profile_hit: str | None, window: str, body_text: str) -> str | None:
+    """The author the page shows: a 作者/撰稿 label or a 记者 by-line, nothing guessed.
+
+    <meta name=author> names the site or CMS user, and a trailing （张三） is as
+    often a photographer or an editor as the writer: both stay out (the credit
+    stays in the text).
+    """
     if profile_hit:
         return profile_hit
     if found := md.first(md.AUTHOR_RE, window):
@@ -232,22 +308,14 @@ def _author(profile_hit: str | None, window: str, body_text: str, meta: dict[str
     for text in (head, tail):
         if found := md.reporter(text):
             return found
-    if found := md.byline_at_end(body_text):
-        return found
-    if found := md.first(md.AUTHOR_RE, body_text[-300:]):
-        return found
-    author = _first_meta(meta, md.AUTHOR_META)
-    # meta author is often the site or CMS; keep it only when it looks like a person's name
-    if author and re.fullmatch(r"[\u4e00-\u9fff]{2,4}(?:[ 、,，][\u4e00-\u9fff]{2,4})*", author):
-        return author
-    return None
+    return md.first(md.AUTHOR_RE, body_text[-300:])
 
 
 def extract(page: Page, profile: Profile | None = None) -> Article:
     if profile is None:
         profile = get_profile(page.profile if page.profile in PROFILES else None)
     article = Article(url=page.url, site=page.site, fetched_at=page.fetched_at, etag=page.etag,
-                      last_modified=page.last_modified)
+                      last_modified=page.last_modified, flags=list(page.flags))
     root = parse(page.html) if page.html and page.html.strip() else None
     if root is None:
         log.warning("no parsable HTML on %s", page.url)
@@ -271,7 +339,7 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     node, how = _body_node(root, profile, page.url)
     text = node_text(node) if node is not None else ""
     if _han(text) < _MIN_BODY_HAN:
-        text = _trafilatura(page.html, page.url)
+        text = _trafilatura(reopen_premature_end(page.html), page.url)
         how = "trafilatura"
     raw_text = text
     text = clean_lines(text, article.title)
@@ -281,21 +349,25 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     article.text = text
     log.debug("%s: body via %s", page.url, how)
 
-    before, after = around(root, node) if node is not None and how != "trafilatura" else ("", "")
-    if not before:
-        before = page_text[:600]
+    above, after = around(root, node, chars=len(page.html)) \
+        if node is not None and how != "trafilatura" else ("", "")
+    if not above.strip():
+        above = _text_above(page_text, raw_text)
+    before = above[-300:] or page_text[:600]
     window = before[-300:] + "\n" + raw_text[:300]
-    found = (md.parse_date(profile_date) or md.parse_date(_first_meta(meta, md.DATE_META))
-             or _pick_date(before, raw_text, after, page_text) or _date_below_title(page_text, article.title)
+    found = (md.parse_date(profile_date)
+             or _prefer_shown(_shown_date(before, raw_text, page_text, article.title),
+                              md.parse_date(_first_meta(meta, md.DATE_META)))
+             or _weak_date(raw_text, above or before)
              or md.date_from_url(page.url)
-             or _signature_date(text, after))
+             or _signature_date(text, after[:300]))
     article.published = _merge_day(page.list_date, found)
     source = (profile_source and (md.first(md.SOURCE_RE, profile_source + " ") or profile_source)) \
         or md.first(md.SOURCE_RE, window) or _first_meta(meta, ("contentsource",)) \
         or md.first(md.SOURCE_RE, text[-200:])
     article.source = source or None
     article.editor = md.first(md.EDITOR_RE, page_text)
-    article.author = _author(profile_author or None, window, text, meta)
+    article.author = _author(profile_author or None, window, text)
     if article.author and article.editor and article.author == article.editor:
         article.author = None  # 责任编辑 is never the author
     article.original_url = original_url

@@ -21,7 +21,6 @@ DATE_META = (
 )
 TITLE_META = ("articletitle", "og:title", "twitter:title", "title", "headline")
 SOURCE_META = ("contentsource", "source", "og:site_name")
-AUTHOR_META = ("author", "article:author", "dc.creator")
 
 _Y = r"((?:19|20)\d{2})"
 _DATE_RE = re.compile(
@@ -44,24 +43,26 @@ _URL_DATE = (
 # 12371.cn and other CCTV-built sites: ARTI + 13-digit epoch milliseconds
 _EPOCH_ID = re.compile(r"/ARTI(1\d{12})\d*\.s?html?", re.IGNORECASE)
 
-_LABEL_STOP = (r"(?=\s{2,}|\s*(?:发布时间|发布日期|时间|日期|来源|作者|责任编辑|编辑|浏览|阅读|点击|字号|"
-               r"【|\[|\||｜|$)|\n)")
+_LABEL_WORDS = (r"发布时间|发布日期|发表时间|时间|日期|来源|稿源|信息来源|文章来源|作者|责任编辑|编辑|"
+                r"浏览|阅读|点击|字号|字体")
+# a label's value ends at the next label, and never starts with one: "来源： 字号：大 中 小" has no source
+_LABEL_STOP = (r"(?=\s{2,}|\s*(?:" + _LABEL_WORDS + r"|【|\[|\||｜|$)|\n)")
+# the value may sit alone on the next line ("作者：" / "安东尼"), never a body line
+_VALUE_START = (r"[ \t]*(?:\n[ \t]*(?=[^\n]{1,24}(?:\n|$)))?(?!(?:" + _LABEL_WORDS
+                + r")\s*[:：]|字[号体])")
 SOURCE_RE = re.compile(
-    r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*\[?\s*([^\s\]|｜【]{2,40}?)\s*\]?" + _LABEL_STOP
+    r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]" + _VALUE_START + r"\[?[ \t]*([^\s\]|｜【]{2,40}?)\s*\]?"
+    + _LABEL_STOP
 )
 AUTHOR_RE = re.compile(
-    r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)"
-    + _LABEL_STOP
+    r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]" + _VALUE_START
+    + r"([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)" + _LABEL_STOP
 )
 EDITOR_RE = re.compile(
     r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\s|｜【】)）\]]{2,20}(?:[ 、][^\s|｜【】)）\]]{2,4})*)"
 )
 # "记者 王某 李某" / "本报记者王某" / "（记者 王某）"
 REPORTER_RE = re.compile(r"记者\s*([\u4e00-\u9fff]{2,4}(?:[\s、]+[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]))*)")
-# a by-line at the end of a body: （王某 李某） or （王某 上海报道）
-BYLINE_END_RE = re.compile(
-    r"[（(]\s*([\u4e00-\u9fff]{2,3}(?:[\s、]+[\u4e00-\u9fff]{2,3})*?)\s*(?:[\u4e00-\u9fff]{2}报道)?\s*[)）]\s*$"
-)
 _NOT_PERSON = re.compile(r"[社部网报台局委办厅会院所处室站校司中心组]$|^(?:本报|新华|记者|通讯)")
 ORIGINAL_URL_LABEL = re.compile(r"(?:原文链接|原文地址|原文网址|来源链接)\s*[:：]?")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>）)】]+")
@@ -165,17 +166,6 @@ def reporter(text: str) -> str | None:
             break  # 通讯员, 摄影 … start another role
         names.append(name)
     return " ".join(names) or None
-
-
-def byline_at_end(text: str) -> str | None:
-    tail = text.rstrip()[-60:]
-    m = BYLINE_END_RE.search(tail)
-    if not m:
-        return None
-    names = re.split(r"[\s、]+", m[1].strip())
-    if any(_NOT_PERSON.search(n) for n in names):
-        return None
-    return " ".join(names)
 
 
 _TITLE_TAIL = re.compile(r"\s*(_|\||｜|--| - | — |-)\s*([^_|｜-]{1,24})$")

@@ -31,6 +31,7 @@ from scrapy.http import Response, TextResponse
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.records import FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from talentwatch.crawler.decode import decode_page
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.storage.archive import (
@@ -216,10 +217,12 @@ class PortalSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             run.error(f"{response.url}: not an HTML page")
             return
+        # GB2312/GBK read as GB18030; a page declaring utf-8 over GBK bytes is read as GB18030 and flagged
+        decoded = decode_page(response.body, _header(response, "Content-Type"))
         page = Page(
             url=response.url,
             site=run.site.name,
-            html=response.text,  # decoded by Scrapy: GB2312/GBK read as GB18030
+            html=decoded.text,
             status=response.status,
             list_title=response.meta.get("list_title"),
             list_date=response.meta.get("list_date"),
@@ -227,8 +230,9 @@ class PortalSpider(scrapy.Spider):
             fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
+            flags=decoded.flags,
         )
-        links = find_attachment_links(response.text, response.url)
+        links = find_attachment_links(decoded.text, response.url)
         if not links:
             run.items += 1
             yield page
