@@ -28,7 +28,7 @@ from talentwatch.crawler.body import (
     reopen_premature_end,
     strip_code,
 )
-from talentwatch.crawler.boilerplate import LINE_RE, TAIL_RE
+from talentwatch.crawler.boilerplate import DROP_ATTR_RE, LINE_RE, TAIL_RE
 from talentwatch.crawler.bulletin import split_bulletin
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,36 @@ def _first_meta(meta: dict[str, str], names: tuple[str, ...]) -> str | None:
     return None
 
 
+# the meta tags CMSs put the site's name in
+_SITE_NAME_META = ("sitename", "site_name", "og:site_name", "application-name")
+# a heading: h1-h3, or a block whose class or id says title (title, tit, biaoti: table layouts)
+_HEADING_XPATH = ("//h1 | //h2 | //h3 | //*[contains(@class, 'tit') or contains(@id, 'tit')"
+                  " or contains(@class, 'biaoti')]")
+
+
+def _is_site_name(title: str, meta: dict[str, str]) -> bool:
+    """A <title> holding only the site's name ("青禾县人民政府门户网站"), no article."""
+    names = {meta[k].strip() for k in _SITE_NAME_META if meta.get(k)}
+    if title in names:
+        return True
+    return len(title) <= 20 and bool(md.SITE_NAME_END.search(title))
+
+
+def _heading(root, site_title: str) -> str | None:
+    """The article's heading in the page: the first heading that is no link, menu or the site name."""
+    for node in root.xpath(_HEADING_XPATH):
+        if node.tag in ("html", "body", "head", "title") or node.xpath("ancestor-or-self::a"):
+            continue
+        if any(DROP_ATTR_RE.search(" ".join(filter(None, (a.get("class"), a.get("id")))))
+               for a in node.iterancestors() if a.tag not in ("html", "body")):
+            continue  # header, navigation, footer
+        text = " ".join(node.text_content().split())
+        if 6 <= len(text) <= 120 and text != site_title and len(node.findall(".//a")) < 2 \
+                and not _INFO_LABELS.search(text):
+            return text
+    return None
+
+
 def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     for selector in filter(None, (profile.title or "").split(",")):
         for node in _select(root, selector.strip()):
@@ -174,6 +204,9 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     head = root.find(".//title")
     page_title = " ".join((head.text_content() if head is not None else "").split())
     cleaned = md.clean_title(page_title, profile.site_names)
+    if cleaned and _is_site_name(cleaned, meta):
+        if heading := _heading(root, cleaned):
+            return md.clean_title(heading, profile.site_names)
     for selector in TITLE_SELECTORS:
         for node in _select(root, selector)[:3]:
             text = " ".join(node.text_content().split())
@@ -206,7 +239,7 @@ def _shown_date(before: str, body_text: str, page_text: str, title: str) -> str 
     before_only = [d for d in near if d[0] < len(before)]
     if before_only:
         return before_only[-1][1]  # the stamp closest above the body
-    return _date_below_title(page_text, title)
+    return _date_below_title(page_text, title, body_text)
 
 
 def _text_above(page_text: str, body_text: str) -> str:
@@ -242,12 +275,15 @@ def _prefer_shown(shown: str | None, meta_date: str | None) -> str | None:
     return shown or meta_date
 
 
-def _date_below_title(page_text: str, title: str) -> str | None:
-    """年月日 on the lines right under the page's heading."""
+def _date_below_title(page_text: str, title: str, body_text: str) -> str | None:
+    """年月日 on the lines right under the page's heading, above the body's first line."""
     if len(title) < 4:
         return None
-    for m in re.finditer(re.escape(title[:30]), page_text):
-        if found := _stamps(page_text[m.end(): m.end() + 120]):
+    first_line = body_text.split("\n", 1)[0][:20]
+    body_at = page_text.find(first_line) if first_line else -1
+    end = body_at if body_at >= 0 else len(page_text)  # the body is no info line, nor what follows it
+    for m in re.finditer(re.escape(title[:30]), page_text[:end]):
+        if found := _stamps(page_text[m.end(): min(end, m.end() + 120)]):
             return found[0][1]
     return None
 
@@ -290,6 +326,38 @@ def _original_url(root, page_url: str) -> str | None:
         if m := md._URL_IN_TEXT.search(el.text_content()):
             return m[0]
     return None
+
+
+_INLINE = {"span", "a", "font", "b", "strong", "em", "i", "label", "small", "u"}
+# an element that holds one label and its whole value: <i>来源：《党建研究》 2021年第4期</i>
+_ELEMENT_LABEL = {
+    "source": re.compile(r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*(\S.{1,39})"),
+    "author": re.compile(r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*(\S.{0,19})"),
+}
+
+
+def _element_labels(root, node) -> dict[str, str]:
+    """Label values read per element above the body: a value ends where its element ends.
+
+    Info bars of separate inline elements (<i>单位</i> <i>日期</i> <i>来源：…</i>) give
+    no separator a text pattern could stop at.
+    """
+    found: dict[str, str] = {}
+    for el in root.iter():
+        if el is node:
+            break
+        if not isinstance(el.tag, str) or el.tag not in _INLINE and el.tag not in ("p", "li", "td", "div"):
+            continue
+        if any(isinstance(c.tag, str) and c.tag not in _INLINE for c in el):
+            continue  # a block holding blocks: its children are read on their own
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > 60:
+            continue
+        for field, pattern in _ELEMENT_LABEL.items():
+            m = pattern.fullmatch(text)
+            if m and field not in found and not _INFO_LABELS.search(m[1]):
+                found[field] = m[1].strip(" ：:，,。")
+    return found
 
 
 def _author(profile_hit: str | None, window: str, body_text: str) -> str | None:
@@ -362,12 +430,13 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
              or md.date_from_url(page.url)
              or _signature_date(text, after[:300]))
     article.published = _merge_day(page.list_date, found)
+    labels = _element_labels(root, node) if node is not None else {}
     source = (profile_source and (md.first(md.SOURCE_RE, profile_source + " ") or profile_source)) \
-        or md.first(md.SOURCE_RE, window) or _first_meta(meta, ("contentsource",)) \
+        or labels.get("source") or md.first(md.SOURCE_RE, window) or _first_meta(meta, ("contentsource",)) \
         or md.first(md.SOURCE_RE, text[-200:])
     article.source = source or None
     article.editor = md.first(md.EDITOR_RE, page_text)
-    article.author = _author(profile_author or None, window, text)
+    article.author = _author(profile_author or labels.get("author"), window, text)
     if article.author and article.editor and article.author == article.editor:
         article.author = None  # 责任编辑 is never the author
     article.original_url = original_url

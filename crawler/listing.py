@@ -110,6 +110,14 @@ def _generic_items(sel: Selector, url: str, article_pattern: re.Pattern[str]) ->
     return items
 
 
+def _commented_markup(sel: Selector) -> Selector | None:
+    """The markup inside the page's HTML comments that hold links, parsed as one fragment."""
+    chunks = [c for c in sel.xpath("//comment()").getall() if "href" in c]
+    if not chunks:
+        return None
+    return Selector(text="<html><body>" + "\n".join(c[4:-3] for c in chunks) + "</body></html>")
+
+
 def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
                profile: Profile | None = None) -> ListPage:
     profile = profile or Profile()
@@ -127,6 +135,10 @@ def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
                         profile.name, profile.list_item, url)
     if not page.items:
         page.items = _generic_items(sel, url, article_pattern)
+    if not page.items and (commented := _commented_markup(sel)) is not None:
+        # some CMS templates comment the server-rendered list out and draw it again by script
+        page.items = (profile.list_item and _profile_items(commented, url, article_pattern, profile)) \
+            or _generic_items(commented, url, article_pattern)
 
     # best candidate first: the profile's next link, then one labelled 下一页,
     # then index_N pages by number, so a walk goes newest to oldest

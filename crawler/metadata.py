@@ -175,6 +175,10 @@ _SITE_WORD = re.compile(
 )
 
 
+# how a site's own name ends: a <title> that is only this names no article
+SITE_NAME_END = re.compile(r"(?:人民政府|政府网|门户网站?|网站|网|委员会|组织部|人社局|办公室|办公厅|首页)$")
+
+
 def clean_title(title: str, site_names: tuple[str, ...] = ()) -> str:
     """Drop site and column suffixes: '通知_共产党员网' -> '通知', '通知-县委组织部' -> '通知'."""
     title = re.sub(r"<[^>]+>", "", title or "")  # CMS meta titles sometimes carry markup

@@ -1,0 +1,107 @@
+"""Shapes of real government pages that used to defeat extraction (issue 17), one page each."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from talentwatch.core.records import Page
+from talentwatch.crawler.decode import decode_page
+from talentwatch.crawler.extract import extract
+from talentwatch.crawler.listing import parse_list
+
+DATA = Path(__file__).parent / "data" / "extract" / "real"
+
+
+def _extract(name: str, url: str = "http://www.example.gov.cn/rcgz/content/post_1.html"):
+    return extract(Page(url=url, site="t", html=(DATA / name).read_text("utf-8")))
+
+
+def test_article_after_a_header_include_that_closes_the_document():
+    article = _extract("premature_end.html")
+    assert article.text.startswith("为进一步优化人才发展环境")  # not the top bar
+    assert "累计受理申请八十六件" in article.text
+    assert "登录" not in article.text
+    assert article.published == "2024-06-03T15:20:00+08:00"
+    assert article.source == "白沙县委人才办"
+
+
+def test_date_shown_beside_the_title_beats_meta_pubdate():
+    article = _extract("shown_date.html")
+    # meta PubDate holds the page-generation time, months later
+    assert article.published == "2021-03-15T09:00:00+08:00"
+
+
+def test_meta_pubdate_when_the_page_shows_no_date():
+    html = (DATA / "shown_date.html").read_text("utf-8").replace("<span>2021-03-15 09:00</span>", "")
+    article = extract(Page(url="http://www.example.gov.cn/a/post_2.html", site="t", html=html))
+    assert article.published == "2021-09-30T02:14:07+08:00"
+
+
+def test_meta_gives_the_time_when_it_agrees_on_the_day():
+    html = (DATA / "shown_date.html").read_text("utf-8").replace("2021-03-15 09:00", "2021-09-30")
+    article = extract(Page(url="http://www.example.gov.cn/a/post_2.html", site="t", html=html))
+    assert article.published == "2021-09-30T02:14:07+08:00"
+
+
+def test_title_from_the_heading_when_title_tag_is_only_the_site_name():
+    article = _extract("site_name_title.html")
+    assert article.title == "青溪县首批“乡村振兴人才驿站”挂牌运行"
+    assert article.published == "2023-05-18"
+
+
+def test_no_date_from_the_related_links_below_the_article():
+    article = _extract("related_dates.html", "http://www.example.gov.cn/nanping/show.aspx?id=88")
+    assert article.published is None  # the page shows none; 2022-11-08 dates another article
+    assert article.source == "南坪镇党委"
+    assert "人才公寓交付使用" not in article.text
+
+
+def test_empty_label_takes_not_the_next_label_as_its_value():
+    article = _extract("empty_label.html")
+    assert article.source == "西河区住建局"  # not "作者": the empty 来源 gives nothing
+    assert article.author is None  # "作者：" with nothing after it, not "字号"
+    assert article.published == "2022-08-09"
+
+
+def test_info_bar_of_separate_inline_elements():
+    article = _extract("inline_info_bar.html")
+    assert article.source == "《党建研究》 2021年第4期"  # the whole element, not what a pattern guessed
+    assert article.published == "2021-04-20T09:30:00+08:00"
+    assert article.text.startswith("近年来，松岗县坚持党管人才原则")
+
+
+def test_author_only_when_the_page_shows_it():
+    article = _extract("author_credit.html")
+    assert article.author is None  # neither <meta name=author> nor the trailing credit
+    assert article.text.endswith("赴产业园区现场观摩。（张明远）")  # the credit stays in the text
+    shown = (DATA / "author_credit.html").read_text("utf-8").replace(
+        "来源：北湖县委组织部", "来源：北湖县委组织部　作者：孙晓梅")
+    assert extract(Page(url="http://www.example.gov.cn/a/3.html", site="t", html=shown)).author == "孙晓梅"
+
+
+def test_gbk_bytes_declared_utf8_are_read_as_gb18030_and_flagged():
+    html = (DATA / "author_credit.html").read_text("utf-8")
+    body = html.replace("北湖县", "北湖县镕").encode("gbk")  # 镕: a GBK-only character too
+    decoded = decode_page(body, "text/html; charset=utf-8")
+    assert decoded.encoding == "gb18030" and decoded.flags == ["charset_mismatch"]
+    article = extract(Page(url="http://www.example.gov.cn/a/4.html", site="t", html=decoded.text,
+                           flags=decoded.flags))
+    assert article.title == "北湖县镕举办人才工作专题培训班"
+    assert "charset_mismatch" in article.flags
+
+
+def test_utf8_page_is_not_flagged():
+    decoded = decode_page((DATA / "author_credit.html").read_bytes(), "text/html; charset=utf-8")
+    assert decoded.encoding == "utf-8" and decoded.flags == []
+
+
+def test_list_inside_an_html_comment_is_read_when_the_visible_list_is_empty():
+    html = (DATA / "commented_list.html").read_text("utf-8")
+    page = parse_list(html, "http://www.dongchuan.gov.cn/rcgz/index.html",
+                      re.compile(r"/content/post_\d+\.html$"))
+    assert [(i.url, i.title, i.date) for i in page.items] == [
+        ("http://www.dongchuan.gov.cn/rcgz/content/post_7021.html", "东川区发布人才引进十条措施", "2024-04-12"),
+        ("http://www.dongchuan.gov.cn/rcgz/content/post_7008.html", "东川区举办博士后工作站推介会", "2024-03-29"),
+    ]
+    assert page.next_pages == ["http://www.dongchuan.gov.cn/rcgz/index_1.html"]
