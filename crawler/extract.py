@@ -336,16 +336,27 @@ _ELEMENT_LABEL = {
 }
 
 
+_BELOW_BODY_ELEMENTS = 40  # an info row right under the body (编辑 | 来源 | 作者 cells) still counts
+
+
 def _element_labels(root, node) -> dict[str, str]:
-    """Label values read per element above the body: a value ends where its element ends.
+    """Label values read per element above the body or just below it: a value ends where its element ends.
 
     Info bars of separate inline elements (<i>单位</i> <i>日期</i> <i>来源：…</i>) give
     no separator a text pattern could stop at.
     """
     found: dict[str, str] = {}
+    inside = set(node.iter())
+    below = -1  # elements seen after the body; -1 while above it
     for el in root.iter():
         if el is node:
-            break
+            below = 0
+        if el in inside:
+            continue
+        if below >= 0:
+            below += 1
+            if below > _BELOW_BODY_ELEMENTS:
+                break
         if not isinstance(el.tag, str) or el.tag not in _INLINE and el.tag not in ("p", "li", "td", "div"):
             continue
         if any(isinstance(c.tag, str) and c.tag not in _INLINE for c in el):

@@ -59,10 +59,20 @@ AUTHOR_RE = re.compile(
     + r"([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)" + _LABEL_STOP
 )
 EDITOR_RE = re.compile(
-    r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\s|｜【】)）\]]{2,20}(?:[ 、][^\s|｜【】)）\]]{2,4})*)"
+    r"(?:责任编辑|责编|编辑)\s*[:：]" + _VALUE_START + r"([^\s|｜【】)）\]:：]{2,20}"
+    r"(?:[ 、](?!(?:" + _LABEL_WORDS + r"))[^\s|｜【】)）\]:：]{2,4}(?![:：]))*)"
 )
-# "记者 王某 李某" / "本报记者王某" / "（记者 王某）"
-REPORTER_RE = re.compile(r"记者\s*([\u4e00-\u9fff]{2,4}(?:[\s、]+[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]))*)")
+# "记者 王某 李某" / "本报记者王某" / "（记者 王某）": a by-line, not 记者 in running text
+# ("本报记者在广汽了解到", "向记者介绍", "记者从上海昆剧团获悉"): the name ends at a space,
+# bracket, slash or role word, and 记者 is nobody's object
+REPORTER_RE = re.compile(
+    r"(?<![向对给据诉让请和与跟被叫])记者\s*"
+    r"(?!了解|获悉|发现|注意|看到|见到|采访|调查|走访|从|在|到|来到|近日|日前|昨|今|一行|还|也|又|随|表示|问|"
+    r"观察|查|实地|当天|此前|目前|就|对|向|将|曾|第一|致电|电话|联系|拨打)"
+    r"([\u4e00-\u9fff]{2,4}(?:[\s、]+[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]))*)"
+    r"(?=[\s）)】\]、，,。/]|通讯员|摄影?|报道|发自|$)",
+    re.MULTILINE,
+)
 _NOT_PERSON = re.compile(r"[社部网报台局委办厅会院所处室站校司中心组]$|^(?:本报|新华|记者|通讯)")
 ORIGINAL_URL_LABEL = re.compile(r"(?:原文链接|原文地址|原文网址|来源链接)\s*[:：]?")
 _URL_IN_TEXT = re.compile(r"https?://[^\s\"'<>）)】]+")

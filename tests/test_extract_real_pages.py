@@ -105,3 +105,26 @@ def test_list_inside_an_html_comment_is_read_when_the_visible_list_is_empty():
         ("http://www.dongchuan.gov.cn/rcgz/content/post_7008.html", "东川区举办博士后工作站推介会", "2024-03-29"),
     ]
     assert page.next_pages == ["http://www.dongchuan.gov.cn/rcgz/index_1.html"]
+
+
+def test_reporter_in_running_text_is_no_author():
+    html = """<html><body><h1>人才公寓申请人数创新高</h1><div class="content">
+    <p>　　记者从市住建局获悉，今年以来全市人才公寓申请人数达到三千余人，创历年新高。</p>
+    <p>　　本报记者在现场看到，前来咨询的青年人才络绎不绝。市住建局工作人员向记者介绍，今年新增房源八百套。</p>
+    </div></body></html>"""
+    assert extract(Page(url="http://example.gov.cn/b.html", site="t", html=html)).author is None
+    byline = html.replace("<p>　　记者从", "<p>本报记者 韩雪松</p><p>　　记者从")
+    assert extract(Page(url="http://example.gov.cn/b.html", site="t", html=byline)).author == "韩雪松"
+
+
+def test_author_from_the_info_row_right_below_the_body():
+    html = """<html><body><h1>高新区引进博士人才四十名</h1>
+    <table><tr><td class="content">
+    <p>　　今年上半年，高新区通过“揭榜挂帅”等方式引进博士人才四十名，其中半数进入企业研发一线。</p>
+    <p>　　高新区将为引进人才提供科研启动经费和安家补贴，并协助解决子女入学等问题。</p>
+    </td></tr></table>
+    <table><tr><td>编辑：周敏</td><td>来源：高新区管委会</td><td>作者：陆文博 钱佳怡</td></tr></table>
+    </body></html>"""
+    article = extract(Page(url="http://example.gov.cn/c.html", site="t", html=html))
+    assert article.author == "陆文博 钱佳怡"
+    assert article.editor == "周敏"
