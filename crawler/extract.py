@@ -123,6 +123,36 @@ def _first_entry(root, node):
     return first if _han(node_text(first)) >= _MIN_ENTRY_HAN and _usable(first) else node
 
 
+# the body's last line announces what follows: 附：招生专业及考试科目 / 附件：2024年拟聘人员名单
+_ANNOUNCES = re.compile(r"^附(?:件|表)?\s*\d*\s*[:：]?\s*\S{2,60}$")
+_ANCESTOR_HOPS = 4
+
+
+def _announced_table(node, text: str):
+    """A table right after the body that its last line announces (附：…名单): part of the article.
+
+    Table layouts often close the text block before the table, so the table is the next
+    sibling of the body or of one of its near ancestors, not inside it.
+    """
+    last = text.rsplit("\n", 1)[-1].strip()
+    if not _ANNOUNCES.match(last) or re.search(r"\.(?:pdf|docx?|xlsx?|wps|zip|rar)$", last, re.IGNORECASE):
+        return None
+    el = node
+    for _ in range(_ANCESTOR_HOPS):
+        nxt = el.getnext()
+        while nxt is not None and (not isinstance(nxt.tag, str) or not nxt.text_content().strip()):
+            nxt = nxt.getnext()
+        if nxt is not None:
+            table = nxt if nxt.tag == "table" else None
+            if table is not None and _han(node_text(table)) >= _MIN_BODY_HAN and _link_density(table) < 0.3:
+                return table
+            return None
+        el = el.getparent()
+        if el is None or el.tag in ("body", "html"):
+            return None
+    return None
+
+
 def clean_lines(text: str, title: str = "") -> str:
     """Drop furniture lines, the title and info line at the top, and related-reading tails."""
     lines = [line.strip() for line in text.split("\n") if line.strip()]
@@ -417,6 +447,8 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     prune(root)
     node, how = _body_node(root, profile, page.url)
     text = node_text(node) if node is not None else ""
+    if node is not None and (table := _announced_table(node, text)) is not None:
+        text += "\n" + node_text(table)
     if _han(text) < _MIN_BODY_HAN:
         text = _trafilatura(reopen_premature_end(page.html), page.url)
         how = "trafilatura"

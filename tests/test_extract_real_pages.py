@@ -130,3 +130,11 @@ def test_author_from_the_info_row_right_below_the_body():
     article = extract(Page(url="http://example.gov.cn/c.html", site="t", html=html))
     assert article.author == "陆文博 钱佳怡"
     assert article.editor == "周敏"
+
+
+def test_table_announced_by_the_last_line_is_part_of_the_body():
+    article = _extract("announced_table.html")
+    assert article.text.startswith("根据《东岭市2024年引进高层次人才公告》")
+    assert "附：拟聘用人员名单" in article.text
+    assert "孙若溪" in article.text and "东岭职业技术学院" in article.text  # the table after the text block
+    assert "主办单位" not in article.text
