@@ -28,7 +28,7 @@ from talentwatch.crawler.body import (
     reopen_premature_end,
     strip_code,
 )
-from talentwatch.crawler.boilerplate import DROP_ATTR_RE, LINE_RE, TAIL_RE
+from talentwatch.crawler.boilerplate import LINE_RE, TAIL_RE
 from talentwatch.crawler.bulletin import split_bulletin
 
 log = logging.getLogger(__name__)
@@ -209,19 +209,25 @@ def _is_site_name(title: str, meta: dict[str, str]) -> bool:
     return len(title) <= 20 and bool(md.SITE_NAME_END.search(title))
 
 
-def _heading(root, site_title: str) -> str | None:
-    """The article's heading in the page: the first heading that is no link, menu or the site name."""
-    for node in root.xpath(_HEADING_XPATH):
-        if node.tag in ("html", "body", "head", "title") or node.xpath("ancestor-or-self::a"):
+def _heading_above(root, node, site_title: str) -> str | None:
+    """The article's heading: the last heading above the body that is no link, menu or the site name.
+
+    Read on the pruned tree, so header and navigation blocks are gone already; the
+    nearest heading above the text is the article's own.
+    """
+    heading = None
+    for el in root.xpath(_HEADING_XPATH):
+        if el is node or node in el.iterancestors():
+            break
+        if el.tag in ("html", "body", "head", "title") or el.xpath("ancestor-or-self::a"):
             continue
-        if any(DROP_ATTR_RE.search(" ".join(filter(None, (a.get("class"), a.get("id")))))
-               for a in node.iterancestors() if a.tag not in ("html", "body")):
-            continue  # header, navigation, footer
-        text = " ".join(node.text_content().split())
-        if 6 <= len(text) <= 120 and text != site_title and len(node.findall(".//a")) < 2 \
+        if node in el.iterdescendants():
+            continue  # a wrapper around the body, not a heading
+        text = " ".join(el.text_content().split())
+        if 6 <= len(text) <= 120 and text != site_title and len(el.findall(".//a")) < 2 \
                 and not _INFO_LABELS.search(text):
-            return text
-    return None
+            heading = text
+    return heading
 
 
 def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
@@ -234,9 +240,6 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     head = root.find(".//title")
     page_title = " ".join((head.text_content() if head is not None else "").split())
     cleaned = md.clean_title(page_title, profile.site_names)
-    if cleaned and _is_site_name(cleaned, meta):
-        if heading := _heading(root, cleaned):
-            return md.clean_title(heading, profile.site_names)
     for selector in TITLE_SELECTORS:
         for node in _select(root, selector)[:3]:
             text = " ".join(node.text_content().split())
@@ -366,6 +369,7 @@ _ELEMENT_LABEL = {
 }
 
 
+_NOT_A_VALUE = re.compile(r"[:：【\[|｜]")  # another label or a tool bar in the same element
 _BELOW_BODY_ELEMENTS = 40  # an info row right under the body (编辑 | 来源 | 作者 cells) still counts
 
 
@@ -396,7 +400,7 @@ def _element_labels(root, node) -> dict[str, str]:
             continue
         for field, pattern in _ELEMENT_LABEL.items():
             m = pattern.fullmatch(text)
-            if m and field not in found and not _INFO_LABELS.search(m[1]):
+            if m and field not in found and not _INFO_LABELS.search(m[1]) and not _NOT_A_VALUE.search(m[1]):
                 found[field] = m[1].strip(" ：:，,。")
     return found
 
@@ -449,6 +453,9 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     text = node_text(node) if node is not None else ""
     if node is not None and (table := _announced_table(node, text)) is not None:
         text += "\n" + node_text(table)
+    if node is not None and not profile.title and _is_site_name(article.title, meta):
+        if heading := _heading_above(root, node, article.title):
+            article.title = md.clean_title(heading, profile.site_names)
     if _han(text) < _MIN_BODY_HAN:
         text = _trafilatura(reopen_premature_end(page.html), page.url)
         how = "trafilatura"

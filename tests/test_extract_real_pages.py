@@ -138,3 +138,11 @@ def test_table_announced_by_the_last_line_is_part_of_the_body():
     assert "附：拟聘用人员名单" in article.text
     assert "孙若溪" in article.text and "东岭职业技术学院" in article.text  # the table after the text block
     assert "主办单位" not in article.text
+
+
+def test_an_article_title_that_ends_like_a_site_name_is_kept():
+    html = (DATA / "site_name_title.html").read_text("utf-8").replace(
+        "<title>青溪县人民政府门户网站</title>", "<title>青溪县人才服务网正式上线</title>").replace(
+        "青溪县首批“乡村振兴人才驿站”挂牌运行</td>", "青溪县人才服务网正式上线</td>")
+    article = extract(Page(url="http://www.example.gov.cn/a/5.html", site="t", html=html))
+    assert article.title == "青溪县人才服务网正式上线"
