@@ -237,8 +237,11 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
                 return md.clean_title(text, profile.site_names)
     if text := meta.get("articletitle"):
         return md.clean_title(text, profile.site_names)
-    head = root.find(".//title")
-    page_title = " ".join((head.text_content() if head is not None else "").split())
+    # a header include that closed its own document leaves two <title>s: the later one is the
+    # article's (an <svg><title> is no page title)
+    titles = [" ".join(t.text_content().split()) for t in root.iter("title") if not t.xpath("ancestor::svg")]
+    titles = [t for t in titles if t] or [""]
+    page_title = next((t for t in reversed(titles) if not _is_site_name(md.clean_title(t), meta)), titles[0])
     cleaned = md.clean_title(page_title, profile.site_names)
     for selector in TITLE_SELECTORS:
         for node in _select(root, selector)[:3]:
@@ -405,7 +408,16 @@ def _element_labels(root, node) -> dict[str, str]:
     return found
 
 
+# "作者：本报记者 王某": the role is not the name
+_ROLE_PREFIX = re.compile(r"^(?:本报|本刊|本台|特约|实习|首席)?(?:记者|通讯员)\s*(?=\S{2})")
+
+
 def _author(profile_hit: str | None, window: str, body_text: str) -> str | None:
+    found = _shown_author(profile_hit, window, body_text)
+    return _ROLE_PREFIX.sub("", found) if found else None
+
+
+def _shown_author(profile_hit: str | None, window: str, body_text: str) -> str | None:
     """The author the page shows: a 作者/撰稿 label or a 记者 by-line, nothing guessed.
 
     <meta name=author> names the site or CMS user, and a trailing （张三） is as

@@ -186,7 +186,7 @@ _SITE_WORD = re.compile(
 
 
 # how a site's own name ends: a <title> that is only this names no article
-SITE_NAME_END = re.compile(r"(?:人民政府|政府网|门户网站?|网站|网|委员会|组织部|人社局|办公室|办公厅|首页)$")
+SITE_NAME_END = re.compile(r"(?:政府|政府网|门户网站?|网站|网|委员会|组织部|人社局|办公室|办公厅|首页)$")
 
 
 def clean_title(title: str, site_names: tuple[str, ...] = ()) -> str:

@@ -78,6 +78,8 @@ def test_author_only_when_the_page_shows_it():
     shown = (DATA / "author_credit.html").read_text("utf-8").replace(
         "来源：北湖县委组织部", "来源：北湖县委组织部　作者：孙晓梅")
     assert extract(Page(url="http://www.example.gov.cn/a/3.html", site="t", html=shown)).author == "孙晓梅"
+    role = shown.replace("作者：孙晓梅", "作者：本报记者 孙晓梅")
+    assert extract(Page(url="http://www.example.gov.cn/a/3.html", site="t", html=role)).author == "孙晓梅"
 
 
 def test_gbk_bytes_declared_utf8_are_read_as_gb18030_and_flagged():
@@ -146,3 +148,16 @@ def test_an_article_title_that_ends_like_a_site_name_is_kept():
         "青溪县首批“乡村振兴人才驿站”挂牌运行</td>", "青溪县人才服务网正式上线</td>")
     article = extract(Page(url="http://www.example.gov.cn/a/5.html", site="t", html=html))
     assert article.title == "青溪县人才服务网正式上线"
+
+
+def test_header_include_that_is_a_whole_document_of_its_own():
+    # the include brings <html><head><title>site</title></head><body>bar</body></html>; the page's own
+    # document follows with its own <title>
+    html = """<html><head><meta charset="utf-8"><title>白沙县人民政府</title></head>
+    <body><div class="topbar">首页 | 简 | 繁 | EN</div></body></html>
+    <html><head><title>关于开展第五届县拔尖人才评选工作的通知_白沙县人民政府</title></head><body>
+    <div class="zw"><p>各单位：为进一步激发人才创新活力，经研究，决定开展第五届县拔尖人才评选工作。
+    <svg><title>分享</title></svg></p></div></body></html>"""
+    article = extract(Page(url="http://www.example.gov.cn/a/6.html", site="t", html=html))
+    assert article.title == "关于开展第五届县拔尖人才评选工作的通知"
+    assert article.text.startswith("各单位：为进一步激发人才创新活力")
