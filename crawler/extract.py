@@ -272,10 +272,22 @@ def _shown_date(before: str, body_text: str, page_text: str, title: str) -> str 
     labelled = [d for d in near if d[2]]
     if labelled:
         return labelled[-1][1]
-    before_only = [d for d in near if d[0] < len(before)]
-    if before_only:
-        return before_only[-1][1]  # the stamp closest above the body
+    if stamp := _stamp_above(before):
+        return stamp
     return _date_below_title(page_text, title, body_text)
+
+
+def _stamp_above(before: str) -> str | None:
+    """The stamp closest above the body, unless it ends a column of dated links (a side list)."""
+    lines = [line for line in before.split("\n") if line.strip()]
+    dated = [bool(_stamps(line)) for line in lines]
+    for i in range(len(lines) - 1, -1, -1):
+        if dated[i]:
+            run = 1
+            while i - run >= 0 and dated[i - run]:
+                run += 1
+            return None if run >= 3 else _stamps(lines[i])[-1][1]
+    return None
 
 
 def _text_above(page_text: str, body_text: str) -> str:

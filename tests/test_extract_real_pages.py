@@ -161,3 +161,18 @@ def test_header_include_that_is_a_whole_document_of_its_own():
     article = extract(Page(url="http://www.example.gov.cn/a/6.html", site="t", html=html))
     assert article.title == "关于开展第五届县拔尖人才评选工作的通知"
     assert article.text.startswith("各单位：为进一步激发人才创新活力")
+
+
+def test_a_column_of_dated_links_above_the_body_is_no_stamp():
+    html = """<html><head><meta name="PubDate" content="2023-04-11 10:00">
+    <title>北川县人才工作简报</title></head>
+    <body><table><tr><td class="left"><ul>
+    <li><a href="/a/1.html">县委人才办召开工作例会</a> 2023-03-30</li>
+    <li><a href="/a/2.html">人才驿站开展政策宣讲</a> 2023-03-21</li>
+    <li><a href="/a/3.html">青年人才联谊会成立</a> 2023-03-09</li></ul></td>
+    <td class="main"><div class="con">
+    <p>　　一季度，北川县新引进各类人才一百二十名，其中硕士以上学历三十六名，人才总量稳步增长。</p>
+    <p>　　县人才服务中心全程代办人才落户、社保接续等事项，办理时限压缩一半以上。</p>
+    </div></td></tr></table></body></html>"""
+    article = extract(Page(url="http://www.example.gov.cn/a/7.html", site="t", html=html))
+    assert article.published == "2023-04-11T10:00:00+08:00"  # meta, as the page shows no date of its own
