@@ -56,7 +56,8 @@ def _select(root, selector: str | None) -> list:
     if not selector or root is None:
         return []
     css = _css(selector)
-    return css(root) if css is not None else []
+    # lxml-stubs type every XPath result as a union; a CSS selector's is always a list of elements
+    return css(root) if css is not None else []  # type: ignore[return-value]
 
 
 def _han(text: str) -> int:
@@ -235,8 +236,8 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
         for node in _select(root, selector.strip()):
             if text := " ".join(node.text_content().split()):
                 return md.clean_title(text, profile.site_names)
-    if text := meta.get("articletitle"):
-        return md.clean_title(text, profile.site_names)
+    if meta_title := meta.get("articletitle"):
+        return md.clean_title(meta_title, profile.site_names)
     # a header include that closed its own document leaves two <title>s: the later one is the
     # article's (an <svg><title> is no page title)
     titles = [" ".join(t.text_content().split()) for t in root.iter("title") if not t.xpath("ancestor::svg")]
