@@ -9,6 +9,7 @@ from talentwatch.cli import (  # noqa: F401  (each module registers its commands
     extract,
     history,
     serve,
+    sites,
 )
 from talentwatch.cli.app import main
 
