@@ -27,12 +27,78 @@ def _yaml():
     return yaml
 
 
-def _guess_indent(text: str) -> tuple[int, int]:
-    """(mapping indent, dash offset) of the file's block sequences, as written in it."""
-    from ruamel.yaml.util import load_yaml_guess_indent
+def _file_indent(data: Any, text: str) -> tuple[int, int, int]:
+    """(mapping, sequence, dash offset) with which the file dumps back to itself unchanged.
 
-    _, indent, dash = load_yaml_guess_indent(text)
-    return indent or 2, dash or 0
+    ruamel keeps comments and order but writes one indentation everywhere; the one
+    the file was written with is found by trying the usual ones."""
+    yaml = _yaml()
+    for mapping in (2, 4, 3):
+        for sequence, offset in ((mapping + 2, mapping), (mapping, 0), (4, 2), (2, 0), (4, 0), (3, 1),
+                                 (mapping + 2, 2), (6, 4)):
+            if offset >= sequence:
+                continue
+            yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+            out = io.StringIO()
+            yaml.dump(data, out)
+            if out.getvalue() == text:
+                return mapping, sequence, offset
+    return 2, 4, 2
+
+
+def _last_comment_slot(node: Any) -> tuple[Any, Any, int] | None:
+    """Where ruamel keeps the comment after a node's last line: (holder, key, position)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    found = None
+    while isinstance(node, CommentedMap | CommentedSeq) and len(node):
+        key = len(node) - 1 if isinstance(node, CommentedSeq) else list(node.keys())[-1]
+        position = 0 if isinstance(node, CommentedSeq) else 2
+        slot = node.ca.items.get(key)
+        if slot and len(slot) > position and slot[position] is not None:
+            found = (node, key, position)
+        node = node[key]
+    return found
+
+
+def _move_trailing_comments(previous: Any, entry: Any) -> None:
+    """Comments after the last site that belong to what follows the list (a block at the
+    margin, above the next top-level key) go after the new site, where they were."""
+    import copy
+
+    slot = _last_comment_slot(previous)
+    if slot is None:
+        return
+    holder, key, position = slot
+    token = holder.ca.items[key][position]
+    head, newline, rest = token.value.partition("\n")
+    lines = rest.split("\n")
+    cut = len(lines)
+    while cut > 0 and (lines[cut - 1].strip() == "" or lines[cut - 1].startswith("#")):
+        cut -= 1
+    kept, moved = "\n".join(lines[:cut]), "\n".join(lines[cut:])
+    if not moved.strip():
+        return
+    token.value = head + newline + (kept + "\n\n" if kept.strip() else "")
+    moved_token = copy.copy(token)
+    moved_token.value = "\n" + moved
+    last_key = list(entry.keys())[-1]
+    entry.ca.items[last_key] = [None, None, moved_token, None]
+
+
+def _entry(site: dict[str, Any]) -> Any:
+    """The site as round-trip YAML: lists in block style, regexes in single quotes (no escapes)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import SingleQuotedScalarString
+
+    entry = CommentedMap()
+    for key, value in site.items():
+        if isinstance(value, list):
+            value = CommentedSeq(value)
+        elif key == "article_pattern":
+            value = SingleQuotedScalarString(value)
+        entry[key] = value
+    return entry
 
 
 def site_snippet(site: dict[str, Any]) -> str:
@@ -40,7 +106,7 @@ def site_snippet(site: dict[str, Any]) -> str:
     yaml = _yaml()
     yaml.indent(mapping=2, sequence=4, offset=2)
     out = io.StringIO()
-    yaml.dump([site], out)
+    yaml.dump([_entry(site)], out)
     return out.getvalue()
 
 
@@ -59,25 +125,24 @@ def append_site(path: Path, site: dict[str, Any]) -> str:
     yaml = _yaml()
     try:
         data = yaml.load(text)
-        indent, dash = _guess_indent(text) if text.strip() else (2, 0)
     except YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    mapping, sequence, offset = _file_indent(data, text) if text.strip() else (2, 4, 2)
     sites = data.get("sites")
     if sites is None or (isinstance(sites, CommentedSeq) and not sites and sites.fa.flow_style()):
         sites = CommentedSeq()
         data["sites"] = sites
     if not isinstance(sites, CommentedSeq):
         raise ConfigError(f"{path}: expected `sites` to be a list")
-    entry = CommentedMap(site)
-    for key, value in site.items():
-        if isinstance(value, list):
-            entry[key] = CommentedSeq(value)
+    entry = _entry(site)
+    if len(sites):
+        _move_trailing_comments(sites[-1], entry)
     sites.append(entry)
-    yaml.indent(mapping=indent, sequence=indent + dash, offset=dash)
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     out = io.StringIO()
     yaml.dump(data, out)
     new_text = out.getvalue()
