@@ -11,6 +11,7 @@ import re
 import sys
 from collections import Counter
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -54,6 +55,12 @@ def _shape(url: str) -> str:
     return re.sub(r"\d+", "N", url.split("?", 1)[0])
 
 
+def _elsewhere(s: Suggestion) -> list[str]:
+    """Entries of the list on hosts other than the page's."""
+    host = urlsplit(s.url).hostname
+    return [e.url for e in s.entries if urlsplit(e.url).hostname != host]
+
+
 def _trial_json(trial: Trial, site: SiteConfig | None) -> dict[str, Any]:
     s = trial.suggestion
     out: dict[str, Any] = {
@@ -68,7 +75,7 @@ def _trial_json(trial: Trial, site: SiteConfig | None) -> dict[str, Any]:
         "list": {"kind": s.list_kind, "where": s.list_where, "entries": len(s.entries)},
         "allowed_domains": s.allowed_domains,
         "extra_domains": s.extra_domains,
-        "entries_on_other_hosts": sum(1 for e in s.entries if e.url.split("/")[2:3] != s.url.split("/")[2:3]),
+        "entries_on_other_hosts": len(_elsewhere(s)),
         "unmatched_links": s.unmatched,
         "sample_errors": trial.sample_errors,
     }
@@ -106,9 +113,8 @@ def _print_trial(trial: Trial, site: SiteConfig | None) -> None:
     say(f"article_pattern: '{s.article_pattern}'")
     say(f"next page: {s.next_page}" if s.next_page else
         "next page: none found (only this page will be read)")
-    others = [e for e in s.entries if e.url.split("/")[2:3] != s.url.split("/")[2:3]]
     if s.extra_domains:
-        say(f"entries on other hosts: {len(others)}; allowed_domains: {s.allowed_domains}")
+        say(f"entries on other hosts: {len(_elsewhere(s))}; allowed_domains: {s.allowed_domains}")
     if site is not None:
         hits = sum(1 for e in s.entries if site.article_re.search(e.url))
         say(f"the configured article_pattern of {site.name} matches {hits} of the {len(s.entries)} entries")

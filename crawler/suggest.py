@@ -147,9 +147,9 @@ def _split_lists(links: list[etree._Element]) -> list[tuple[etree._Element, list
     """Links of one signature -> lists: (container, items), each item the links it holds.
 
     Their lowest common ancestor is the container when its children each hold one
-    link (or all the same number): those children are the items. When the children
-    hold different numbers of links, they are separate blocks of the same make
-    (two columns side by side): each is split on its own."""
+    link (or each two): those children are the items. Otherwise the children are
+    separate blocks of the same make (two columns side by side): each is split on
+    its own."""
     if len(links) < 2:
         return []
     chains = [_ancestors(a) for a in links]
@@ -169,7 +169,10 @@ def _split_lists(links: list[etree._Element]) -> list[tuple[etree._Element, list
             order.append(key)
         groups[key].append(link)
     counts = [len(groups[k]) for k in order]
-    if len(order) >= 2 and (statistics.median(counts) == 1 or len(set(counts)) == 1):
+    one_each = len(order) >= 2 and statistics.median(counts) == 1
+    # items with two links alike (a title split in two); three or more alike are blocks
+    two_each = len(order) >= 3 and set(counts) == {2}
+    if one_each or two_each:
         return [(container, [groups[k] for k in order])]
     out = []
     for key in order:
@@ -391,13 +394,17 @@ def _profile_reads(profile: Profile, html: str, url: str, pattern: re.Pattern[st
     return bool(items) and {i.url for i in items} == expected
 
 
-def _page_number(url: str) -> float:
-    """index.html is page 0, index_3.html page 3; other names sort after every number
-    (a 下一页 link elsewhere), so a later page is never the first one again."""
+def _page_number(url: str, otherwise: float) -> float:
+    """index.html is page 0, index_3.html page 3; any other name is `otherwise`."""
     m = _PAGE_NAME.search(urlsplit(url).path)
-    if m is None:
-        return float("inf")
-    return float(m[1] or 0)
+    return float(m[1] or 0) if m else otherwise
+
+
+def _later_page(candidate: str, current: str) -> bool:
+    """A next-page candidate that is not this page or one before it (the last page of a
+    list links back to the first). A page named otherwise (a 下一页 link) is later; a start
+    page named otherwise (…/column/) is the first."""
+    return _page_number(candidate, float("inf")) > _page_number(current, 0)
 
 
 # -- the whole suggestion ---------------------------------------------------------
@@ -452,7 +459,7 @@ def suggest(html: str, url: str) -> Suggestion:
         profile_name = family.name
     listing = parse_list(html, url, compiled, get_profile(profile_name))
     next_page = next((p for p in listing.next_pages
-                      if urlsplit(p).hostname == page_host and _page_number(p) > _page_number(url)), None)
+                      if urlsplit(p).hostname == page_host and _later_page(p, url)), None)
     return Suggestion(
         url=url, article_pattern=pattern, entries=best.entries, matched=matched, unmatched=unmatched,
         next_page=next_page, list_kind=best.kind, list_where=best.where,

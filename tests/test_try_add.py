@@ -122,6 +122,10 @@ def test_try_real_gdzz_list_page(tmp_path: Path) -> None:
         page = tmp_path / "www" / "gwygz" / "lypytzgg" / "index.html"
         page.write_text(html.replace("https://www.gdzz.gov.cn/", base), encoding="utf-8")
         result = try_json(config, base + "gwygz/lypytzgg/index.html")
+        # the column's address without index.html: the same list, the same next page
+        by_folder = try_json(config, base + "gwygz/lypytzgg/")
+    assert by_folder["next_page"] == base + "gwygz/lypytzgg/index_2.html"
+    assert by_folder["article_pattern"] == result["article_pattern"]
     want = [i["url"].replace("https://www.gdzz.gov.cn/", base) for i in expected["items"]]
     assert len(want) == 20
     assert [a["url"] for a in result["articles"]] == want
@@ -214,6 +218,22 @@ def test_suggest_rejects_an_article_page_with_a_related_list() -> None:
             f"<div class='related'><ul>{related}</ul></div></body></html>")
     with pytest.raises(NotAListPage, match="reads as an article"):
         suggest(html, "http://127.0.0.1/a/content/post_9.html")
+
+
+@pytest.mark.parametrize("sidebar_items", [4, 8])
+def test_suggest_tells_two_lists_of_one_make_apart(sidebar_items: int) -> None:
+    """A sidebar built like the main list (another column's items) is a list of its own."""
+    def block(column: str, n: int) -> str:
+        return "<div class='box'><ul class='list'>" + "".join(
+            f"<li><a href='/col/{column}/202405/t202405{10 + i}_{700 + i}.html'>{TITLES[i]}</a>"
+            f"<span>2024-05-{10 + i}</span></li>" for i in range(n)) + "</ul></div>"
+    html = f"<html><body>{block('rcgz', 8)}{block('gbgz', sidebar_items)}</body></html>"
+    s = suggest(html, "http://127.0.0.1/col/rcgz/index.html")
+    columns = {m.url.split("/")[4] for m in s.matched}
+    assert len(columns) == 1  # one of the two lists, never both merged
+    if sidebar_items < 8:
+        assert columns == {"rcgz"} and len(s.matched) == 8
+        assert s.article_pattern == r"/col/rcgz/\d+/t\d+_\d+\.html$"
 
 
 COMMENTED_CONFIG = """\
