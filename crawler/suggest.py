@@ -41,6 +41,9 @@ _COLUMN_PAGE = re.compile(r"(?:^|/)(?:index(?:_\d+)?\.s?html?|default\.s?html?|)
 _STATE_CLASSES = {"on", "cur", "current", "active", "odd", "even", "first", "last", "hover", "sel",
                   "selected", "hot", "new", "top"}
 _SKIP_TAGS = {"script", "style", "noscript", "template"}
+# the narrowest class that holds every differing part (hex ids, column slugs, anything)
+_CLASSES = (r"\d+", r"[0-9a-f]+", r"[0-9A-Fa-f]+", r"[a-z]+", r"[0-9a-z]+", r"[0-9A-Za-z]+",
+            r"[\w-]+", r"[^/]+")
 _PAGE_NAME = re.compile(r"(?:^|/)index(?:_(\d+))?\.s?html?$")
 _REGEX_SPECIAL = re.compile(r"([.^$*+?{}\[\]\\|()])")
 
@@ -295,7 +298,8 @@ def _tokens(segment: str) -> list[str]:
 
 def _segment_regex(values: list[str]) -> str:
     """One regex for one path segment's values: literal where they agree, \\d+ for numbers,
-    [^/]+ between a common prefix and suffix where they differ otherwise."""
+    the narrowest character class between a common prefix and suffix where they differ
+    otherwise."""
     if len(set(values)) == 1 and not re.search(r"\d", values[0]):
         return _escape(values[0])
     token_lists = [_tokens(v) for v in values]
@@ -317,7 +321,9 @@ def _segment_regex(values: list[str]) -> str:
     prefix, suffix = re.split(r"\d", prefix)[0], re.split(r"\d", suffix)[-1]
     if len(prefix) + len(suffix) >= min(len(v) for v in values):
         suffix = ""
-    return _escape(prefix) + "[^/]+" + _escape(suffix)
+    middles = [v[len(prefix):len(v) - len(suffix)] for v in values]
+    middle = next(c for c in _CLASSES if all(re.fullmatch(c, m) for m in middles))
+    return _escape(prefix) + middle + _escape(suffix)
 
 
 def _common_prefix(values: list[str]) -> str:

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 import pytest
 import yaml
@@ -234,6 +235,34 @@ def test_suggest_tells_two_lists_of_one_make_apart(sidebar_items: int) -> None:
     if sidebar_items < 8:
         assert columns == {"rcgz"} and len(s.matched) == 8
         assert s.article_pattern == r"/col/rcgz/\d+/t\d+_\d+\.html$"
+
+
+def _list_page(hrefs: list[str], nav: str = "") -> str:
+    items = "".join(f"<li><a href='{h}'>{TITLES[i % len(TITLES)]}</a><span>2024-05-{10 + i}</span></li>"
+                    for i, h in enumerate(hrefs))
+    return f"<html><body><ul class='nav'>{nav}</ul><ul class='list'>{items}</ul></body></html>"
+
+
+@pytest.mark.parametrize(("hrefs", "nav", "pattern"), [
+    # a query-string CMS: the next page and the other column are not articles
+    ([f"detail.jsp?id={100 + 7 * i}&col=5" for i in range(6)],
+     "<li><a href='list.jsp?col=5&page=2'>下一页</a></li><li><a href='list.jsp?col=6'>其他栏目</a></li>",
+     r"/news/detail\.jsp\?id=\d+&col=\d+$"),
+    # hex ids: the narrowest class that holds them, so index.html and about.html stay out
+    (["/news/5f3e2a1b.html", "/news/77aa0c12.html", "/news/c0ffee99.html", "/news/0badf00d.html"],
+     "<li><a href='/news/index.html'>首页</a></li><li><a href='/news/about.html'>关于</a></li>",
+     r"/news/[0-9a-f]+\.html$"),
+    # entries from several sub-columns of one column
+    ([f"/news/{c}/content/post_{i}.html" for i, c in enumerate(["gzdt", "cxsj", "gzdt", "zcwj"])],
+     "<li><a href='/news/index.html'>首页</a></li><li><a href='/news/index_1.html'>2</a></li>",
+     r"/news/[a-z]+/content/post_\d+\.html$"),
+], ids=["query", "hex", "sub-columns"])
+def test_suggest_generalises_only_as_far_as_the_entries_differ(hrefs: list[str], nav: str,
+                                                                pattern: str) -> None:
+    url = "http://127.0.0.1/news/list.jsp?col=5"
+    s = suggest(_list_page(hrefs, nav), url)
+    assert s.article_pattern == pattern
+    assert {m.url for m in s.matched} == {urljoin(url, h) for h in hrefs}
 
 
 COMMENTED_CONFIG = """\
