@@ -341,12 +341,13 @@ def _path_of(url: str) -> str:
 
 
 def _alternatives(urls: list[str], merge: bool) -> list[str]:
-    """Regexes for the paths of `urls`: one per number of segments when merging, else
-    one per URL shape (digits generalised, every other character kept)."""
+    """Regexes for the paths of `urls`: one per host and number of segments when merging,
+    else one per URL shape (digits generalised, every other character kept)."""
     groups: dict[object, list[list[str]]] = {}
     for url in urls:
         segments = _path_of(url).split("/")
-        key: object = len(segments) if merge else _shape(url)
+        # entries on different hosts never share a regex: their sites' shapes are their own
+        key: object = (urlsplit(url).hostname, len(segments)) if merge else _shape(url)
         groups.setdefault(key, []).append(segments)
     regexes = []
     # the most common shape first: it is what a reader checks
@@ -368,7 +369,9 @@ def _on_hosts(url: str, hosts: list[str]) -> bool:
 
 
 def derive_pattern(entries: list[str], others: list[str]) -> str:
-    """A regex that every entry URL matches and, if it can be had, none of `others`."""
+    """A regex that every entry URL matches and, if it can be had, none of `others`
+    nor the column pages beside the entries (index.html, index_2.html)."""
+    others = others + [urljoin(u, name) for u in entries for name in ("index.html", "index_2.html")]
     tries = [_compose(_alternatives(entries, merge=True)), _compose(_alternatives(entries, merge=False))]
     for pattern in tries:
         compiled = re.compile(pattern)

@@ -175,6 +175,9 @@ def test_try_counts_entries_on_other_hosts_and_suggests_their_domains(tmp_path: 
         result = try_json(config, base + cms.list_path)
         code, out, _ = talentwatch(config, "try", "--samples", "0", base + cms.list_path)
     assert matched_urls(result) == {base + a for a in cms.articles} | set(cms.other_hosts)
+    # each host's entries keep their own shape: nothing broader that would take in column pages
+    assert result["article_pattern"] == \
+        r"(?:/rsj/zpxx/content/post_\d+\.html|/zpxx/\d+/\d+/c\d+a\d+\.html|/info/\d+/\d+\.htm)$"
     assert result["extra_domains"] == ["hr.szxx-example.edu.cn", "www.rmyy-example.gov.cn"]
     assert result["allowed_domains"][0] == "127.0.0.1"
     assert result["entries_on_other_hosts"] == 2
