@@ -398,3 +398,14 @@ def test_extract_with_a_sites_profile_and_pattern(tmp_path: Path) -> None:
         assert record["title"] == TITLES[0] and record["text"].startswith(BODY[:20])
         code, _, err = talentwatch(config, "extract", "--site", "nope", base + cms.articles[0])
         assert code == 2 and "no site named" in err
+
+
+def test_try_obeys_robots_txt(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    build_site(site)
+    (site / "robots.txt").write_text("User-agent: *\nDisallow: /rcgz/\n", encoding="ascii")
+    config = quiet_config(tmp_path / "config.yaml")
+    with serve(site) as base:
+        code, out, err = talentwatch(config, "try", base + "rcgz/index.html")
+    assert code == 1 and out == ""
+    assert "robots.txt" in err and "disallows" in err and len(err.strip().splitlines()) == 1
