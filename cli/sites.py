@@ -225,7 +225,7 @@ def sites_cmd(state: State, as_json: bool) -> None:
 
     config = state.config
     figures = site_figures(config.database, [s.name for s in config.sites])
-    rows = []
+    rows: list[dict[str, Any]] = []
     for site in config.sites:
         fig = figures[site.name]
         every = int(site.every or config.daemon.every)

@@ -22,6 +22,10 @@ MAX_ROBOTS_BYTES = 512 * 1024
 class FetchError(Exception):
     """A page that could not be fetched; the message says why, in one line."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when the server answered
+
 
 @dataclass
 class Fetched:
@@ -85,7 +89,7 @@ class PoliteFetcher:
                     raise FetchError(f"{url}: too large: more than {limit} bytes")
                 return Fetched(response.geturl(), body, response.headers.get("Content-Type"))
         except urllib.error.HTTPError as exc:
-            raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}") from None
+            raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}", exc.code) from None
         except (ValueError, http.client.InvalidURL) as exc:
             raise FetchError(f"not a valid URL: {url[:200]}: {exc}") from None
         except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
@@ -106,8 +110,8 @@ class PoliteFetcher:
         try:
             fetched = self._read(origin + "/robots.txt", MAX_ROBOTS_BYTES)
         except FetchError as exc:
-            if " HTTP 401 " in f" {exc} " or " HTTP 403 " in f" {exc} ":
-                parser.disallow_all = True
+            if exc.status in (401, 403):
+                parser.parse(["User-agent: *", "Disallow: /"])
                 return parser
             return None
         parser.parse(fetched.body.decode("utf-8", errors="replace").splitlines())

@@ -111,8 +111,12 @@ def _clean_url(base: str, href: str) -> str | None:
     return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
+def _all_text(node: etree._Element) -> str:
+    return "".join(str(t) for t in node.itertext())
+
+
 def _text(node: etree._Element) -> str:
-    return " ".join(node.text_content().split())
+    return " ".join(_all_text(node).split())
 
 
 def _title(link: etree._Element) -> str:
@@ -146,8 +150,11 @@ def _ancestors(node: etree._Element) -> list[etree._Element]:
     return [*reversed(list(node.iterancestors())), node]
 
 
-def _split_lists(links: list[etree._Element]) -> list[tuple[etree._Element, list[list[etree._Element]]]]:
-    """Links of one signature -> lists: (container, items), each item the links it holds.
+Item = tuple[etree._Element, list[etree._Element]]  # an item of a list and its links
+
+
+def _split_lists(links: list[etree._Element]) -> list[tuple[etree._Element, list[Item]]]:
+    """Links of one signature -> lists: (container, items), each item with the links it holds.
 
     Their lowest common ancestor is the container when its children each hold one
     link (or each two): those children are the items. Otherwise the children are
@@ -161,17 +168,17 @@ def _split_lists(links: list[etree._Element]) -> list[tuple[etree._Element, list
                                                            for c in chains):
         depth += 1
     container = chains[0][depth]
-    groups: dict[int, list[etree._Element]] = {}
+    groups: dict[int, Item] = {}
     order: list[int] = []
     for chain, link in zip(chains, links, strict=True):
         if len(chain) <= depth + 1:
             continue  # the link is the container itself (nested links): not an item
         key = id(chain[depth + 1])
         if key not in groups:
-            groups[key] = []
+            groups[key] = (chain[depth + 1], [])
             order.append(key)
-        groups[key].append(link)
-    counts = [len(groups[k]) for k in order]
+        groups[key][1].append(link)
+    counts = [len(groups[k][1]) for k in order]
     one_each = len(order) >= 2 and statistics.median(counts) == 1
     # items with two links alike (a title split in two); three or more alike are blocks
     two_each = len(order) >= 3 and set(counts) == {2}
@@ -179,7 +186,7 @@ def _split_lists(links: list[etree._Element]) -> list[tuple[etree._Element, list
         return [(container, [groups[k] for k in order])]
     out = []
     for key in order:
-        out.extend(_split_lists(groups[key]))
+        out.extend(_split_lists(groups[key][1]))
     return out
 
 
@@ -194,15 +201,12 @@ def _markup_candidates(root: etree._Element, url: str) -> list[Candidate]:
         for container, items in _split_lists(links):
             entries: list[ListItem] = []
             seen: set[str] = set()
-            for item_links in items:
+            for item, item_links in items:
                 link = max(item_links, key=lambda a: len(_title(a)))
                 target = _clean_url(url, link.get("href", ""))
                 if target is None or target in seen:
                     continue
                 seen.add(target)
-                item = link
-                while item.getparent() is not None and item.getparent() is not container:
-                    item = item.getparent()
                 entries.append(ListItem(target, _title(link) or None, _iso_date(_text(item))))
             candidates.append(Candidate("markup", _describe(container), entries, container))
     return candidates
@@ -214,7 +218,9 @@ def _datastore_candidate(html: str, url: str) -> Candidate | None:
     for snippet in datastore_records(html):
         record = Selector(text=snippet)
         link = record_link(record)
-        target = _clean_url(url, link.attrib["href"]) if link is not None else None
+        if link is None:
+            continue
+        target = _clean_url(url, link.attrib["href"])
         if target is None or target in seen:
             continue
         seen.add(target)
@@ -275,13 +281,13 @@ def _han(text: str | None) -> int:
 
 def _prose_chars(root: etree._Element, skip: etree._Element | None) -> int:
     """Han characters of the page's own text: outside links, scripts and the list."""
-    count = _han(root.text_content())
+    count = _han(_all_text(root))
     for node in root.iter("a", *_SKIP_TAGS):
-        count -= _han(node.text_content())
+        count -= _han(_all_text(node))
     if skip is not None:
-        count -= _han(skip.text_content())
+        count -= _han(_all_text(skip))
         for node in skip.iter("a", *_SKIP_TAGS):
-            count += _han(node.text_content())  # already taken off once
+            count += _han(_all_text(node))  # already taken off once
     return max(count, 0)
 
 
