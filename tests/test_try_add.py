@@ -409,3 +409,18 @@ def test_try_obeys_robots_txt(tmp_path: Path) -> None:
         code, out, err = talentwatch(config, "try", base + "rcgz/index.html")
     assert code == 1 and out == ""
     assert "robots.txt" in err and "disallows" in err and len(err.strip().splitlines()) == 1
+
+
+def test_added_hanweb_site_crawls_its_datastore_list(tmp_path: Path) -> None:
+    """The list lives only in the datastore script: `add` picks profile hanweb and the crawl
+    reads the records."""
+    cms = FAMILIES["hanweb"](tmp_path / "www")
+    config = quiet_config(tmp_path / "config.yaml")
+    with serve(tmp_path / "www") as base:
+        code, out, err = talentwatch(config, "add", base + cms.list_path, "--name", "hanweb-col")
+        assert code == 0, err
+        assert load_config(config).site("hanweb-col").profile == "hanweb"
+        run_cli("crawl", config=config)
+        stored = export_jsonl(config)
+    assert {r["url"] for r in stored} == {base + a for a in cms.articles}
+    assert all(BODY[:20] in r["text"] for r in stored)
