@@ -10,18 +10,16 @@ import json
 import re
 import sys
 from collections import Counter
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import Config, ConfigError, SiteConfig
-from talentwatch.crawler.fetch import FetchError, http_url
-from talentwatch.crawler.suggest import NotAListPage, Suggestion
-from talentwatch.crawler.trial import Trial, fetcher_for, site_name_for, try_page
+
+if TYPE_CHECKING:  # the crawler's modules load only when a command runs
+    from talentwatch.crawler.suggest import Suggestion
+    from talentwatch.crawler.trial import Trial
 
 EXAMPLES = 3  # left-out links shown per URL shape
 
@@ -39,6 +37,10 @@ def _config_or_defaults(state: State) -> Config:
 
 
 def _run_trial(url: str, config: Config, samples: int, site: SiteConfig | None = None) -> Trial:
+    from talentwatch.crawler.fetch import FetchError, http_url
+    from talentwatch.crawler.suggest import NotAListPage
+    from talentwatch.crawler.trial import fetcher_for, try_page
+
     if not http_url(url):
         _fail(f"{url}: expected an http(s) URL")
     fetcher = fetcher_for(config.crawl, delay=site.delay if site else 1.0)
@@ -191,6 +193,7 @@ def site_entry(suggestion: Suggestion, url: str, name: str) -> dict[str, Any]:
 def add_cmd(state: State, url: str, name: str | None) -> None:
     """Try the list page at URL and append it as a site to the config file."""
     from talentwatch.core.config_edit import append_site, site_snippet
+    from talentwatch.crawler.trial import site_name_for
 
     config = state.config  # the file must be valid before we add to it
     url = url.strip()
@@ -221,6 +224,9 @@ def add_cmd(state: State, url: str, name: str | None) -> None:
 @pass_state
 def sites_cmd(state: State, as_json: bool) -> None:
     """The configured sites: profile, schedule, last run, articles, pending and failing."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
     from talentwatch.storage.overview import site_figures
 
     config = state.config
