@@ -139,7 +139,8 @@ def article_context(datasette, database: str, article: dict[str, Any]) -> dict[s
         "paragraphs": _paragraphs(article.get("text")),
         "attachments": [{"name": clean(a.get("name")) or clean(a.get("url")), "link": safe_link(a.get("url")),
                          "paragraphs": _paragraphs(a.get("text"))[:200]}
-                        for a in (attachments if isinstance(attachments, list) else []) if isinstance(a, dict)],
+                        for a in (attachments if isinstance(attachments, list) else [])
+                        if isinstance(a, dict)],
         "versions": [{"version": v["version"], "fetched_at": clean(v["fetched_at"]),
                       "changes": sentences_html(changed_sentences(v["diff"])) if v["version"] > 1 else ""}
                      for v in article["versions"]],

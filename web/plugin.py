@@ -161,6 +161,6 @@ def extra_template_vars(template, datasette, request):
         queries = await datasette.get_canned_queries(database, request.actor if request else None)
         return {"tw_database": database, "tw_view": VIEW_NAME,
                 "tw_queries": [{"name": name, "title": q.get("title") or name,
-                                "description": q.get("description") or ""}
+                                "summary": q.get("summary") or q.get("description") or ""}
                                for name, q in queries.items()]}
     return index_vars
