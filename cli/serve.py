@@ -38,7 +38,9 @@ def make_datasette(archive: Path):
     return Datasette(files=[str(archive)], metadata=datasette_metadata(archive),
                      template_dir=str(templates),
                      # facets over JSON columns (topics, offers) need more than the default 200 ms
-                     settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 1000})
+                     settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 1000,
+                               # the configured facets are the useful ones; suggestions are noise
+                               "suggest_facets": False})
 
 
 @main.command("serve")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -19,7 +20,7 @@ from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.export import export_records
-from talentwatch.storage.feeds import atom_feed
+from talentwatch.storage.feeds import CHINA, atom_feed
 from talentwatch.storage.filters import FilterError, Filters
 from talentwatch.storage.search import QueryError, search
 from talentwatch.web.changes import changed_sentences, sentences_html
@@ -51,6 +52,18 @@ def safe_link(url: Any) -> str | None:
     except ValueError:
         return None
     return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+def china_time(value: Any) -> str:
+    """An archive timestamp (UTC or with an offset) as China time: 2024-03-05 10:00."""
+    text = clean(value)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        return text  # dates, and times the page gave without a zone, are China time already
+    return moment.astimezone(CHINA).strftime("%Y-%m-%d %H:%M")
 
 
 def archive_name(datasette) -> str:
@@ -120,13 +133,13 @@ def article_context(datasette, database: str, article: dict[str, Any]) -> dict[s
     attachments = json_cell(article.get("attachments"), [])
     incentives = json_cell(article.get("incentives"), [])
     topics = json_cell(article.get("topics"), [])
-    meta = [("发布时间", article.get("published")), ("来源", article.get("source")),
+    meta = [("发布时间", china_time(article.get("published"))), ("来源", article.get("source")),
             ("作者", article.get("author")), ("编辑", article.get("editor")), ("站点", article.get("site")),
             ("地区", " ".join(clean(region.get(k)) for k in ("province", "city", "county") if region.get(k))),
             ("主题", " · ".join(clean(t) for t in topics) if isinstance(topics, list) else ""),
             ("截止日期", article.get("deadline")),
             ("状态", "已撤回" if article.get("status") == "withdrawn" else ""),
-            ("首次发现", article.get("first_seen"))]
+            ("首次发现", china_time(article.get("first_seen")))]
     return {
         "database": database,
         "list_url": datasette.urls.table(database, VIEW_NAME) + "?talent=yes",
@@ -141,7 +154,7 @@ def article_context(datasette, database: str, article: dict[str, Any]) -> dict[s
                          "paragraphs": _paragraphs(a.get("text"))[:200]}
                         for a in (attachments if isinstance(attachments, list) else [])
                         if isinstance(a, dict)],
-        "versions": [{"version": v["version"], "fetched_at": clean(v["fetched_at"]),
+        "versions": [{"version": v["version"], "fetched_at": china_time(v["fetched_at"]),
                       "changes": sentences_html(changed_sentences(v["diff"])) if v["version"] > 1 else ""}
                      for v in article["versions"]],
         "members": [{"title": clean(m["title"]), "site": clean(m["site"]), "published": clean(m["published"]),

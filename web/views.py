@@ -14,7 +14,8 @@ VIEW_NAME = "article_list"
 
 # a JSON column's value when it is valid JSON of the right kind, else the empty value
 _ARRAY = "CASE WHEN json_valid({c}) AND json_type({c}) = 'array' THEN {c} ELSE '[]' END"
-_OBJECT = "CASE WHEN json_valid({c}) AND json_type({c}) = 'object' THEN {c} ELSE '{{}}' END"
+# (json_extract of a key from valid JSON that is not an object is NULL, not an error)
+_OBJECT = "CASE WHEN json_valid({c}) THEN {c} END"
 
 # published as China time: a stored offset (or Z) is converted; a date, or a time
 # without a zone, is China time already (see storage.schema)
