@@ -60,6 +60,13 @@ PAGES = [
              "广东省潮州市2025年第一批人才公寓共150套，面向全市高层次人才配租。",
              "申请人须在潮州市全职工作，且本人及配偶在潮州市无自有住房。",
          ]),
+    # a repost of 4101 on the same portal a day later: it joins 4101's story
+    dict(id=4106, column="rcgz", title="转载：" + HOUSING_TITLE, date="2026-03-13 11:00", source="潮州日报",
+         author="陈默", paragraphs=[
+             "近日，广东省潮州市印发《高层次人才安家补贴办法》，进一步加大人才引进力度。",
+             "办法明确，对新引进的博士研究生，一次性发放安家费30万元，并提供人才公寓免租入住三年。",
+             "对全职引进的顶尖人才，每月给予生活补贴2万元，连续发放五年。",
+         ]),
     dict(id=4105, column="rcgz", title="县委组织部召开党建工作推进会", date="2026-02-10 14:00",
          source="县委组织部", author="赵一帆", paragraphs=[
              "2月9日，县委组织部召开党建工作推进会，总结去年基层党建工作，部署今年重点任务。",
@@ -68,6 +75,7 @@ PAGES = [
 ]
 EDITED = ("一次性发放安家费30万元", "一次性发放安家费50万元")
 WITHDRAWN = 4105
+REPOST = 4106
 QUERIES = ["Latest talent-policy items", "Full-text search", "Offers by region and type", "Changes",
            "Reposts of an article"]
 INTERNAL = ["minhash", "lsh_bands", "outbox", "jobs", "alert_cursors", "list_pages", "articles_fts",
@@ -205,6 +213,10 @@ def test_article_page_reads_like_an_article(server, tmp_path):
     assert "一次性50万元安家费" in page  # the offers, in words
     assert "<del>30</del><ins>50</ins>" in page  # the version history shows the edit
     assert f'href="{server["urls"][4101]}"' in page  # the original page
+    # where else it appeared: the repost, with its own article page
+    repost = archive_rows(server, "SELECT id FROM articles WHERE url = ?", server["urls"][REPOST])[0]
+    elsewhere = page.split('class="tw-members"')[1]
+    assert f'href="/archive/articles/{repost["id"]}"' in elsewhere and "转载" in elsewhere
 
 
 def test_search_returns_what_the_cli_returns(server):
@@ -264,7 +276,9 @@ def test_changes_page_marks_the_differing_words(server, tmp_path):
 def test_feeds_for_talent_items_and_for_a_search(server):
     talent = feedparser.parse(get(server["base"] + "/feed.atom")[1])
     assert not talent.bozo, talent.bozo_exception
-    expected = [p for p in sorted(PAGES, key=lambda p: p["date"], reverse=True) if p["id"] != 4105]
+    # one entry per story: the repost is part of its original's entry
+    expected = [p for p in sorted(PAGES, key=lambda p: p["date"], reverse=True)
+                if p["id"] not in (WITHDRAWN, REPOST)]
     assert [e.link for e in talent.entries] == [server["urls"][p["id"]] for p in expected]
     status, body = get(server["base"] + "/feed.atom?" + urllib.parse.urlencode(
         {"q": "人才公寓", "region": "广东"}))
