@@ -11,7 +11,6 @@ import sys
 
 import click
 from talentwatch.core.config import Config, ConfigError, load_config, resolve_path
-from talentwatch.storage.db import ArchiveError
 
 QUIET_ALWAYS = ("apprise", "urllib3", "requests")  # even at -vv
 
@@ -26,6 +25,32 @@ def _quiet_frameworks(record: logging.LogRecord) -> bool:
         # a refused connection or a timeout is news; its 40-line traceback is not
         record.exc_info = record.exc_text = None
     return True
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged, not when the handler was made
+    (a command run in-process, as the tests do with click's CliRunner, swaps sys.stderr)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _log_to_stderr(level: int) -> logging.Handler:
+    """Log lines to stderr at `level`: one handler, replaced on every invocation (as
+    logging.basicConfig would set it up once per process)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
 
 
 class State:
@@ -53,7 +78,13 @@ class TalentwatchGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ArchiveError as exc:
+        except Exception as exc:
+            # imported here: sqlite-utils (and numpy with it) loads only for commands that open
+            # the archive, and by the time one raises this, it has
+            from talentwatch.storage.db import ArchiveError
+
+            if not isinstance(exc, ArchiveError):
+                raise
             state = ctx.find_object(State)
             where = f" (the `database` key of {state.config_path})" if state else ""
             click.echo(f"error: {exc}{where}", err=True)
@@ -69,11 +100,10 @@ class TalentwatchGroup(click.Group):
 def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Watch Chinese government portals for talent-policy news."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = _log_to_stderr(level)
     if verbose < 2:
         # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(_quiet_frameworks)
+        handler.addFilter(_quiet_frameworks)
     for noisy in QUIET_ALWAYS:
         # their debug lines carry webhook URLs with tokens (?access_token=…); ours are redacted
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import ConfigError
-from talentwatch.crawler.run import run_crawl, select_sites
-from talentwatch.crawler.runs import RunTracker, SiteRun
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from talentwatch.crawler.runs import RunTracker, SiteRun
 
 
 def summary_table(runs: list[SiteRun]) -> Table:
+    from rich.table import Table
+
     table = Table(title="crawl summary")
     for column in ("site", "status", "pages", "304", "new", "reposts", "changed", "removed", "errors"):
         table.add_column(column, justify="right" if column not in ("site", "status") else "left")
@@ -27,6 +29,11 @@ def summary_table(runs: list[SiteRun]) -> Table:
 
 def crawl_sites(state: State, site_names: tuple[str, ...], recheck: bool = False) -> list[SiteRun]:
     """Crawl with a live status line on a terminal; print the summary; return the runs."""
+    # Scrapy, Twisted and the whole pipeline load here, for the commands that crawl
+    from rich.console import Console
+    from rich.markup import escape
+    from talentwatch.crawler.run import run_crawl, select_sites
+
     config = state.config
     try:
         sites = select_sites(config, list(site_names))

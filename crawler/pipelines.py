@@ -1,4 +1,4 @@
-"""Item pipelines: Page -> Article (extraction) -> archive.
+"""Item pipelines: Page -> Article (extraction) -> archive; re-check answers -> archive.
 
 Extraction is CPU-bound (lxml, trafilatura) and would block the reactor, so it
 runs in a pool of worker processes while the spider keeps downloading.
@@ -17,10 +17,11 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 from talentwatch.core.profiles import Profile, get_profile
-from talentwatch.core.records import Article, Page
+from talentwatch.core.records import Article, Gone, NotModified, Page
 from talentwatch.crawler.extract import extract
 from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
+from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,8 @@ class RelevancePipeline:
 
 
 class ArchivePipeline:
-    """Stores each article (and its bulletin parts) in one transaction each."""
+    """Every archive write of a crawl: each article (and its bulletin parts) in one
+    transaction each, and the re-check answers (not modified, withdrawn)."""
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
@@ -143,14 +145,21 @@ class ArchivePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
         tracker = self.crawler.spider.tracker
         db = tracker.db
-        if "no_body" in item.flags:
-            log.warning("no recognisable body in %s; stored with flag no_body", item.url)
-        _, kind = save_article(db, item)
-        for part in item.parts:
-            save_article(db, part)
-        tracker.item_done(item.site, kind)
+        if isinstance(item, NotModified):
+            mark_not_modified(db, item.url)
+            tracker.item_done(item.site, "not_modified")
+        elif isinstance(item, Gone):
+            outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
+            if outcome:
+                log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
+            tracker.item_done(item.site, outcome)
+        elif isinstance(item, Article):
+            if "no_body" in item.flags:
+                log.warning("no recognisable body in %s; stored with flag no_body", item.url)
+            _, kind = save_article(db, item)
+            for part in item.parts:
+                save_article(db, part)
+            tracker.item_done(item.site, kind)
         return item

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import sqlite_utils
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.profiles import Profile, get_profile
-from talentwatch.storage.archive import finish_run, save_list_validators, start_run
+from talentwatch.storage.crawlstate import finish_run, save_list_validators, start_run
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,10 @@ class RunTracker:
             run.changed += 1
         elif outcome == "duplicate":
             run.duplicates += 1
+        elif outcome == "removed":
+            run.removed += 1
+        elif outcome == "not_modified":
+            run.not_modified += 1
         if error:
             run.error(error)
         self._maybe_finish(run)

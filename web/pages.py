@@ -22,7 +22,8 @@ from talentwatch.storage.cells import json_cell
 from talentwatch.storage.export import export_records
 from talentwatch.storage.feeds import CHINA, atom_feed
 from talentwatch.storage.filters import FilterError, Filters
-from talentwatch.storage.search import QueryError, search
+from talentwatch.storage.query import QueryError
+from talentwatch.storage.search import search
 from talentwatch.web.changes import changed_sentences, sentences_html
 from talentwatch.web.offers import offers_words
 from talentwatch.web.views import VIEW_NAME

@@ -21,12 +21,12 @@ from typing import Any
 from datasette import hookimpl
 from markupsafe import Markup, escape
 from talentwatch.storage.filters import FilterError
-from talentwatch.storage.search import (
+from talentwatch.storage.query import (
     QueryError,
-    _term_pattern,
     highlight,
     parse_query,
     positive_terms,
+    term_pattern,
     to_match,
 )
 from talentwatch.web import pages
@@ -54,7 +54,7 @@ def tw_snippet(query: str | None, text: str | None) -> str:
     try:
         if query and len(query) > MAX_QUERY_CHARS:
             raise QueryError("too long")
-        pattern = _term_pattern(positive_terms(parse_query(query or "")))
+        pattern = term_pattern(positive_terms(parse_query(query or "")))
     except QueryError:
         pattern = None
     return highlight((text or "")[:MAX_SNIPPET_SOURCE], pattern, mark=("【", "】"))
