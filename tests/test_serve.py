@@ -197,6 +197,7 @@ def test_articles_open_on_talent_items_with_facets_and_no_text_column(server, tm
     assert titles == expected
     assert "一次性50万元安家费（博士）" in page or "一次性50万元安家费" in page  # offers in words
     assert "每月2万元生活补贴" in page
+    assert "最高50万元购房补贴" in page
     assert "2026-03-12 09:00" in page  # published, China time
 
 
