@@ -13,11 +13,13 @@ import sqlite3
 from datetime import datetime
 from importlib import resources
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import sqlite_utils
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
+from talentwatch.core.safety import clean_text as clean
+from talentwatch.core.safety import safe_url
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.export import export_records
 from talentwatch.storage.feeds import CHINA, atom_feed
@@ -34,25 +36,7 @@ FEED_DEFAULT, FEED_MAX = 50, 200  # entries in a feed
 BODY_MAX_CHARS = 300_000  # of an article's text shown on its page
 TIME_LIMIT_MS = 3000  # the page's own queries, like Datasette's sql_time_limit_ms
 
-# C0 controls but tab and newline, DEL, C1 controls, and lone surrogates: never shown
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _SEPARATORS = re.compile(r"[\s,，、;；]+")
-
-
-def clean(text: Any) -> str:
-    """Text without control characters (a feed or page must never carry them)."""
-    return _CONTROL.sub("", text if isinstance(text, str) else "" if text is None else str(text))
-
-
-def safe_link(url: Any) -> str | None:
-    """`url` if it is a plain http(s) URL, else None: nothing else is ever made clickable."""
-    if not isinstance(url, str) or not url or _CONTROL.search(url) or any(c.isspace() for c in url):
-        return None
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    return url if parts.scheme.lower() in ("http", "https") and parts.netloc else None
 
 
 def china_time(value: Any) -> str:
@@ -145,13 +129,13 @@ def article_context(datasette, database: str, article: dict[str, Any]) -> dict[s
         "database": database,
         "list_url": datasette.urls.table(database, VIEW_NAME) + "?talent=yes",
         "title": clean(article.get("title")) or "(无标题)",
-        "link": safe_link(article.get("url")),
+        "link": safe_url(article.get("url")),
         "url": clean(article.get("url")),
-        "original": safe_link(article.get("original_url")),
+        "original": safe_url(article.get("original_url")),
         "meta": [(label, clean(value)) for label, value in meta if value],
         "offers": offers_words(incentives, limit=100),
         "paragraphs": _paragraphs(article.get("text")),
-        "attachments": [{"name": clean(a.get("name")) or clean(a.get("url")), "link": safe_link(a.get("url")),
+        "attachments": [{"name": clean(a.get("name")) or clean(a.get("url")), "link": safe_url(a.get("url")),
                          "paragraphs": _paragraphs(a.get("text"))[:200]}
                         for a in (attachments if isinstance(attachments, list) else [])
                         if isinstance(a, dict)],
@@ -159,7 +143,7 @@ def article_context(datasette, database: str, article: dict[str, Any]) -> dict[s
                       "changes": sentences_html(changed_sentences(v["diff"])) if v["version"] > 1 else ""}
                      for v in article["versions"]],
         "members": [{"title": clean(m["title"]), "site": clean(m["site"]), "published": clean(m["published"]),
-                     "page": article_path(datasette, database, m["id"]), "link": safe_link(m["url"]),
+                     "page": article_path(datasette, database, m["id"]), "link": safe_url(m["url"]),
                      "role": "原文" if m["duplicate_of"] is None else "转载",
                      "withdrawn": m["status"] == "withdrawn"} for m in article["members"]],
     }
@@ -185,18 +169,6 @@ async def article_page(datasette, request) -> Response:
 
 
 # ---- the feed ------------------------------------------------------------------------
-
-def _safe_record(record: dict[str, Any]) -> dict[str, Any] | None:
-    """A record fit for a feed: control characters gone, only http(s) links; None: skip it."""
-    if not safe_link(record.get("url")):
-        return None
-    out = {k: clean(v) if isinstance(v, str) else v for k, v in record.items()}
-    out["original_url"] = safe_link(record.get("original_url"))
-    out["topics"] = [clean(t) for t in record.get("topics") or [] if isinstance(t, str)]
-    out["incentives"] = [{k: clean(v) if isinstance(v, str) else v for k, v in i.items()}
-                         for i in record.get("incentives") or [] if isinstance(i, dict)]
-    return out
-
 
 def feed_selection(args) -> tuple[str | None, Filters, int]:
     """(query, filters, limit) from /feed.atom's parameters; without q, talent items only."""
@@ -244,9 +216,9 @@ async def feed(datasette, request) -> Response:
     def build(conn: sqlite3.Connection) -> bytes:
         with sqlite_timelimit(conn, TIME_LIMIT_MS):
             db = _db(conn)
+            # atom_feed cleans each record (core.safety): no control characters, http(s) links only
             records = export_records(db, filters=filters, query=query, one_per_cluster=True, limit=limit)
-            safe = [r for r in map(_safe_record, records) if r]
-            return atom_feed(db, safe, title=clean(title),
+            return atom_feed(db, records, title=title,
                              feed_id=feed_id(query, filters),
                              link=datasette.absolute_url(request, page))
 

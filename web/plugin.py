@@ -127,9 +127,10 @@ def _list_cell(row, value, column, database, datasette) -> Markup | None:
     keys = row.keys() if hasattr(row, "keys") else []
     if column == "title" and "id" in keys and row["id"] is not None:
         href = pages.article_path(datasette, database, row["id"])
-        return Markup(f'<a class="article-title" href="{escape(href)}">{escape(value or "(无标题)")}</a>')
+        title = pages.clean(value) or "(无标题)"
+        return Markup(f'<a class="article-title" href="{escape(href)}">{escape(title)}</a>')
     if column == "url":
-        link = pages.safe_link(value)
+        link = pages.safe_url(value)
         return Markup(f'<a class="original" href="{escape(link)}" rel="noreferrer">原文</a>') if link \
             else Markup("&nbsp;")
     if column in ("topics", "offer_types"):
