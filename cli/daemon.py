@@ -39,7 +39,10 @@ def run_cmd(state: State, once: bool) -> None:
         sys.exit(3)
     if once:
         click.echo(f"{len(daemon.sites)} site(s) checked; {daemon.outbox.sent} message(s) sent, "
-                   f"{daemon.outbox.failed} failed (queued for retry)", err=True)
+                   f"{daemon.outbox.failed} failed (queued for retry; exit 1)"
+                   if daemon.outbox.failed else
+                   f"{len(daemon.sites)} site(s) checked; {daemon.outbox.sent} message(s) sent, 0 failed",
+                   err=True)
         for error in daemon.outbox.errors:
             click.echo(f"  {error}", err=True)
     sys.exit(code)
@@ -81,8 +84,9 @@ def status(state: State, as_json: bool) -> None:
                for s in config.subscriptions if s.mode == "digest"}
     pid = DaemonLock(config.database).holder()
     if as_json:
-        click.echo(json.dumps({"daemon_pid": pid, "sites": sites, "outbox": outbox, "failing": failing,
-                               "digests": digests}, ensure_ascii=False, indent=2))
+        # times as stored: ISO 8601 in UTC (+00:00); the table below shows China time
+        click.echo(json.dumps({"timezone": "UTC", "daemon_pid": pid, "sites": sites, "outbox": outbox,
+                               "failing": failing, "digests": digests}, ensure_ascii=False, indent=2))
         return
     console = Console()
     console.print(f"daemon: {'running (pid ' + pid + ')' if pid else 'not running'}  archive: "
@@ -97,6 +101,7 @@ def status(state: State, as_json: bool) -> None:
                         for k in ("pages", "new", "changed", "errors")),
                       _local(s["next_run"]))
     console.print(table)
+    console.print("times: China time (Asia/Shanghai); `status --json` gives them in UTC", highlight=False)
     for s in sites:
         if s["last_error"]:
             console.print(f"  {s['site']}: {s['last_error']}", highlight=False, markup=False)

@@ -20,7 +20,7 @@ from datetime import datetime
 import sqlite_utils
 from talentwatch.core.config import Config, Subscription
 from talentwatch.scheduler.alerts.channels import Channel, ChannelError, DeliveryError, send
-from talentwatch.scheduler.alerts.render import Item, Message, load_items, render
+from talentwatch.scheduler.alerts.render import LOCAL, Item, Message, compose, render
 from talentwatch.storage.db import transaction
 from talentwatch.storage.outbox import Pair, backoff, due, mark_failed, mark_sent, release_digest, utcnow
 
@@ -69,7 +69,8 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
         channel = _channel(sub, pending.channel) if sub else None
         if sub is None or channel is None or key in broken:
             continue  # already failed this round (its rows were deferred with it)
-        message = render(pending.message_id, sub.name, sub.mode, load_items(db, pending.rows), now)
+        message = compose(db, pending.message_id, sub, pending.rows, now,
+                          baseline_window=config.daemon.baseline_window, web_url=config.daemon.web_url)
         try:
             send(channel, message)
         except (DeliveryError, ChannelError) as exc:
@@ -79,8 +80,8 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
             broken.add(key)
             report.failed += 1
             report.errors.append(f"{sub.name} → {channel.label}: {exc}")
-            log.warning("%s → %s: %s (retry at %s)", sub.name, channel.label, exc,
-                        retry_at.isoformat(timespec="seconds"))
+            log.warning("%s → %s: %s (retry at %s China time)", sub.name, channel.label, exc,
+                        retry_at.astimezone(LOCAL).isoformat(timespec="seconds"))
             continue
         mark_sent(db, pending.message_id, utcnow())
         report.sent += 1
