@@ -71,6 +71,7 @@ def story(tmp_path_factory):
     """Run 1 crawls the three portals; run 2 after an edit; run 3 after a withdrawal."""
     tmp = tmp_path_factory.mktemp("story")
     box, hook = Mailbox(), Receiver()
+    bots = Receiver(replies=[(200, {"errcode": 0, "errmsg": "ok"})])
     box.start()
     dirs = {k: tmp / k for k in ("gov", "agg", "mirror")}
     for d in dirs.values():
@@ -93,6 +94,9 @@ def story(tmp_path_factory):
                                     _site("白石县政府网", gov, **recheck)], [
             {"name": "即时", "channels": [box.url, f"json://{hook.base}/hook"],
              "filter": {"events": ["new", "changed", "removed"]}},
+            {"name": "群", "channels": [f"wecombot://k3y?endpoint=http://{bots.base}/wecom",
+                                       f"dingtalk://t0ken/?endpoint=http://{bots.base}/ding",
+                                       f"feishu://t0ken?endpoint=http://{bots.base}/feishu"]},
             {"name": "早报", "mode": "digest", "channels": [box.url],
              "filter": {"events": ["new", "changed", "removed"]}},
         ], baseline_window="3d")
@@ -109,12 +113,13 @@ def story(tmp_path_factory):
         digest = cli_here(config, "digest", "--preview", "早报", "--html", str(tmp / "digest.html"))
     box.stop()
     hook.close()
+    bots.close()
     if os.environ.get("TW_DUMP"):  # for reading the rendered messages
         for i, m in enumerate(box.messages):
             Path(os.environ["TW_DUMP"], f"story-{i}.txt").write_text(box.parts(m)[0], encoding="utf-8")
             Path(os.environ["TW_DUMP"], f"story-{i}.html").write_text(box.parts(m)[1], encoding="utf-8")
         Path(os.environ["TW_DUMP"], "digest.txt").write_text(digest.stdout, encoding="utf-8")
-    yield {"runs": runs, "mails": box.messages, "hooks": hook.requests, "box": box, "gov": gov,
+    yield {"runs": runs, "mails": box.messages, "hooks": hook.requests, "bots": bots.requests, "box": box, "gov": gov,
            "agg": agg, "mirror": mir, "first": (first_mails, first_hooks), "edit_mails": edit_mails,
            "digest": digest, "digest_html": (tmp / "digest.html"), "tmp": tmp}
 
@@ -171,6 +176,17 @@ def test_offers_region_and_deadline_reach_text_html_and_webhook(story):
                               "一次性安家费8万元（高层次人才）"]
     assert item["deadline"] == SOON.strftime("%Y-%m-%d") and item["deadline_state"] == "near"
     assert "购房补贴" in item["snippet"]
+
+
+def test_chat_bots_get_the_offers_within_their_size_limits(story):
+    first = {r["path"]: r["json"] for r in reversed(story["bots"])}  # each bot's first message
+    wecom = first["/wecom"]["markdown"]["content"]
+    ding = first["/ding"]["markdown"]["text"]
+    feishu = first["/feishu/t0ken"]["content"]["text"]
+    for body, limit in ((wecom, 4096), (ding, 20000), (feishu, 20000)):
+        assert len(body.encode()) <= limit
+        assert "最高50万元购房补贴（博士）" in body and "安徽省安庆市宿松县" in body
+        assert SOON.strftime("%Y-%m-%d") in body.replace("\\", "")
 
 
 def _chromium() -> str | None:
