@@ -119,9 +119,9 @@ def story(tmp_path_factory):
             Path(os.environ["TW_DUMP"], f"story-{i}.txt").write_text(box.parts(m)[0], encoding="utf-8")
             Path(os.environ["TW_DUMP"], f"story-{i}.html").write_text(box.parts(m)[1], encoding="utf-8")
         Path(os.environ["TW_DUMP"], "digest.txt").write_text(digest.stdout, encoding="utf-8")
-    yield {"runs": runs, "mails": box.messages, "hooks": hook.requests, "bots": bots.requests, "box": box, "gov": gov,
-           "agg": agg, "mirror": mir, "first": (first_mails, first_hooks), "edit_mails": edit_mails,
-           "digest": digest, "digest_html": (tmp / "digest.html"), "tmp": tmp}
+    yield {"runs": runs, "mails": box.messages, "hooks": hook.requests, "bots": bots.requests,
+           "box": box, "gov": gov, "agg": agg, "mirror": mir, "first": (first_mails, first_hooks),
+           "edit_mails": edit_mails, "digest": digest, "digest_html": (tmp / "digest.html"), "tmp": tmp}
 
 
 def _first_mail(story) -> tuple[str, str]:

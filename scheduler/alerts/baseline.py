@@ -27,8 +27,9 @@ class FirstRun:
     finished: str | None  # None while it still runs
 
     def covers(self, first_seen: str | None) -> bool:
-        return bool(first_seen) and first_seen >= self.started and (
-            self.finished is None or first_seen <= self.finished)
+        if not first_seen:
+            return False
+        return first_seen >= self.started and (self.finished is None or first_seen <= self.finished)
 
 
 def first_runs(db: sqlite_utils.Database) -> dict[str, FirstRun]:

@@ -111,7 +111,7 @@ def snippet(text: str | None, offers: list[Any] | None) -> str:
     found = sentences(text or "")
     if not found:
         return ""
-    offer_texts = [o.get("text") for o in offers or [] if isinstance(o, dict) and o.get("text")]
+    offer_texts = [str(o["text"]) for o in offers or [] if isinstance(o, dict) and o.get("text")]
     for wanted in offer_texts:
         for s in found:
             if s in wanted or wanted.strip("。；; ") in s:
