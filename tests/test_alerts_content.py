@@ -302,3 +302,34 @@ def test_a_big_run_sends_fifty_newest_first_and_says_how_many_more_and_where(flo
     text, _ = floods["box"].parts(mail)
     assert text.count("[新发布]") == 50
     assert "另有 70 条未列出，见http://127.0.0.1:8001/（网页视图）或 Atom 订阅" in text
+
+
+# -- how single values read (no crawl) ------------------------------------------------------
+
+def test_offers_read_as_a_person_writes_them():
+    from talentwatch.scheduler.alerts.content import offer_phrase
+
+    def phrase(kind, low, high, period=None, target=None):
+        return offer_phrase({"type": kind, "amount_min": low, "amount_max": high, "unit": "元",
+                             "period": period, "target": target})
+
+    assert phrase("购房补贴", None, 500000, target="博士") == "最高50万元购房补贴（博士）"
+    assert phrase("租房补贴", 3000, 3000, "每月") == "每月3000元租房补贴"
+    assert phrase("安家费", 80000, 80000, "一次性") == "一次性安家费8万元"
+    assert phrase("租房补贴", 1000, 3000, "每月") == "每月1000至3000元租房补贴"
+    assert phrase("项目资助", 10_000, 30_000) == "1至3万元项目资助"
+    assert phrase("科研经费", 1_500_000_00, 1_500_000_00) == "1.5亿元科研经费"
+    assert phrase("生活补贴", 2000, None, "每月") == "每月2000元以上生活补贴"
+    assert phrase("人才公寓", None, None, target="博士") == "人才公寓（博士）"
+
+
+def test_deadlines_are_marked_near_within_a_week_and_past_after():
+    from datetime import date
+
+    from talentwatch.scheduler.alerts.content import deadline_note
+
+    today = date(2026, 11, 29)
+    assert deadline_note("2026-12-06", today).label == "即将截止"
+    assert deadline_note("2026-12-07", today).label == ""
+    assert deadline_note("2026-11-28", today).label == "已截止"
+    assert deadline_note(None, today) is None
