@@ -250,6 +250,13 @@ class DaemonSettings(Strict):
     # the web view's address (`talentwatch serve`), linked when a message is cut short
     web_url: str | None = None
 
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, url: str | None) -> str | None:
+        if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            raise ValueError(f"expected an http(s) URL, got {url!r}")
+        return url
+
 
 class Config(Strict):
     database: Path = Path("data/talentwatch.db")
