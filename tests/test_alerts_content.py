@@ -277,6 +277,9 @@ def floods(tmp_path_factory):
         run = cli(config, "run", "--once", timeout=240)
     box.stop()
     hook.close()
+    if os.environ.get("TW_DUMP"):  # for reading the rendered messages
+        for i, m in enumerate(box.messages):
+            Path(os.environ["TW_DUMP"], f"floods-{i}.eml").write_bytes(m.as_bytes())
     yield {"run": run, "mails": box.messages, "hooks": hook.requests, "box": box}
 
 
@@ -300,6 +303,7 @@ def test_a_big_run_sends_fifty_newest_first_and_says_how_many_more_and_where(flo
     assert payload["more"]["count"] == 70 and "http://127.0.0.1:8001/" in payload["more"]["where"]
     mail = next(m for m in floods["mails"] if "批量" in m["Subject"])
     text, _ = floods["box"].parts(mail)
+    assert "等 120 条（新发布 120）" in mail["Subject"]
     assert text.count("[新发布]") == 50
     assert "另有 70 条未列出，见http://127.0.0.1:8001/（网页视图）或 Atom 订阅" in text
 

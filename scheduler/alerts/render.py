@@ -302,7 +302,7 @@ def render(message_id: str, subscription: str, mode: str, items: list[Item], now
     notes = notes or []
     shown, more = items[:max_items], max(0, len(items) - max_items)
     where = more_where or MORE_WHERE
-    subject = subject_for(mode, subscription, shown, now, total=len(items), notes=notes)
+    subject = subject_for(mode, subscription, items, now, notes=notes)  # counts every story
     sections = group_items(shown, group_by) if mode == "digest" else [("", shown)]
     generated = now.astimezone(LOCAL)
     context = {"subject": subject, "subscription": subscription, "mode": mode, "sections": sections,
