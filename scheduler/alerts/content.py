@@ -17,7 +17,13 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from talentwatch.relevance.incentives import sentences
+_SENTENCE_END = re.compile(r"[。；;！!？?\n]+")
+
+
+def sentences(text: str) -> list[str]:
+    """A text's sentences, without their end marks (as the incentive extractor splits them)."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
 
 NEAR_DAYS = 7  # a deadline this close is marked 即将截止
 SNIPPET_CHARS = 140
