@@ -220,6 +220,10 @@ class Subscription(Strict):
     mode: Literal["instant", "digest"] = "instant"
     cron: Cron = "0 8 * * *"  # digest time, Asia/Shanghai
     filter: AlertFilter = Field(default_factory=AlertFilter)
+    # digest sections: by region (province + city), first topic, or site
+    group_by: Literal["region", "topic", "site"] = "region"
+    # a message lists at most this many stories and says how many more there are
+    max_items: int = Field(default=50, ge=1)
 
     @field_validator("channels")
     @classmethod
@@ -240,6 +244,18 @@ class DaemonSettings(Strict):
     retry_initial: Duration = 60  # first retry of a failed message; doubles each time
     retry_max: Duration = 21600
     backlog: Duration = 86400  # a new subscription starts with events this recent
+    # a site's first crawl is a baseline: only items published this recently alert;
+    # null alerts every item of a first crawl
+    baseline_window: Duration | None = 3 * 86400
+    # the web view's address (`talentwatch serve`), linked when a message is cut short
+    web_url: str | None = None
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, url: str | None) -> str | None:
+        if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            raise ValueError(f"expected an http(s) URL, got {url!r}")
+        return url
 
 
 class Config(Strict):
