@@ -73,6 +73,9 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
+    def handle_error(self, request, client_address) -> None:
+        pass  # a crawler hanging up mid-answer is expected here, not a server fault
+
 
 @contextmanager
 def serve_routes(routes: dict[str, Route], host: str = "127.0.0.1") -> Iterator[tuple[str, Log]]:
