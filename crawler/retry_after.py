@@ -61,7 +61,8 @@ class RetryAfterMiddleware:
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in STATUSES:
             return response
-        wait = retry_after_seconds(response.headers.get("Retry-After", b"").decode("latin-1"))
+        header = response.headers.get("Retry-After")
+        wait = retry_after_seconds(header.decode("latin-1") if header else None)
         if wait is None:
             return response  # no usable Retry-After: RetryMiddleware's usual handling
         waits = request.meta.get("retry_after_waits", 0)

@@ -32,8 +32,9 @@ def _over_cap(failure: Failure) -> bool:
     if failure.check(CancelledError, DownloadCancelledError):
         return True  # cut on the wire (a crawl stopped at shutdown closes its runs first)
     if failure.check(IgnoreRequest):
-        cause = failure.value.__cause__
-        return type(cause).__name__ == "_DecompressionMaxSizeExceeded" or "DOWNLOAD_MAXSIZE" in str(failure.value)
+        # HttpCompressionMiddleware's: its cause is a private class, its message names the setting
+        cause = type(getattr(failure.value, "__cause__", None)).__name__
+        return cause == "_DecompressionMaxSizeExceeded" or "DOWNLOAD_MAXSIZE" in str(failure.value)
     return False
 
 

@@ -165,7 +165,8 @@ def hostile_case(name: str, gzip_bomb: bytes) -> Route:
                                   "endless body"])
 def test_a_hostile_page_is_skipped_with_one_line_and_memory_stays_bounded(
         tmp_path: Path, case: str, gzip_bomb: bytes, record_property) -> None:
-    routes = {"/rcgz/content/post_1.html": page(CALM), "/rcgz/content/post_2.html": hostile_case(case, gzip_bomb)}
+    routes = {"/rcgz/content/post_1.html": page(CALM),
+              "/rcgz/content/post_2.html": hostile_case(case, gzip_bomb)}
     with serve_routes(routes) as (base, _):
         routes["/rcgz/index.html"] = page(list_page([("content/post_1.html", "人才认定通知"),
                                                      ("content/post_2.html", "人才安居意见")]))
