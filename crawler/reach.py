@@ -18,8 +18,10 @@ one line of the run's errors (an attachment is kept as skipped).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from urllib.parse import urlsplit
@@ -91,18 +93,23 @@ class Reach:
         return None  # an unresolvable host fails in the downloader, as any DNS error does
 
 
+DNS_TTL = 600  # seconds a host's addresses are trusted: the daemon runs for months
+
+
 class ReachMiddleware:
     """Downloader middleware: every request of a run stays within its site's reach."""
 
     def __init__(self) -> None:
-        self.reaches: dict[str, Reach] = {}
+        self.reaches: dict[str, tuple[int, Reach]] = {}
 
     def _reach(self, site: SiteConfig) -> Reach:
-        # one per site and crawl: the site's own addresses are looked up once
-        reach = self.reaches.get(site.name)
-        if reach is None or reach.site is not site:
-            reach = self.reaches[site.name] = Reach(site, _cached_resolve)
-        return reach
+        # one per site and DNS period: the site's own addresses are looked up once in each
+        period = int(time.monotonic() // DNS_TTL)
+        known = self.reaches.get(site.name)
+        if known is None or known[0] != period or known[1].site is not site:
+            resolver = functools.partial(_cached_resolve, period=period)
+            known = self.reaches[site.name] = (period, Reach(site, resolver))
+        return known[1]
 
     def process_request(self, request: Request) -> None:
         run = request.meta.get("run")
@@ -116,6 +123,7 @@ class ReachMiddleware:
 
 
 @lru_cache(maxsize=1024)
-def _cached_resolve(host: str) -> list[str]:
-    # getaddrinfo blocks the reactor; a crawl meets a handful of hosts, so each is asked once
+def _cached_resolve(host: str, period: int) -> list[str]:
+    # getaddrinfo blocks the reactor; a crawl meets a handful of hosts, so each is asked
+    # once per DNS period (`period` is only the cache key)
     return resolve(host)
