@@ -200,3 +200,16 @@ def test_extract_refuses_a_device_as_the_page(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert json.loads(result.stdout)["error"] == "not a regular file: /dev/zero"
 
+
+
+def test_an_enormous_article_text_is_truncated_and_flagged() -> None:
+    from talentwatch.core.records import Page
+    from talentwatch.crawler.extract import MAX_TEXT_CHARS, extract
+
+    paragraph = "关于进一步加强高层次人才引进和培养工作的实施意见，各单位要认真贯彻落实。"
+    html = ("<html><head><title>人才工作实施意见</title></head><body><div class='zw'>"
+            + "".join(f"<p>{paragraph}</p>" for _ in range(MAX_TEXT_CHARS // len(paragraph) + 2000))
+            + "</div></body></html>")
+    article = extract(Page(url="http://127.0.0.1/rcgz/content/post_1.html", site="东溪组工网", html=html))
+    assert len(article.text) == MAX_TEXT_CHARS
+    assert "truncated" in article.flags
