@@ -40,6 +40,9 @@ _INFO_LABELS = re.compile(
     r"(?:发布时间|发布日期|发表时间|来源|作者|浏览|点击|字号|信息来源|文章来源|时间|日期)\s*[:：]"
 )
 _MIN_BODY_HAN = 20  # fewer Han characters than this is no article body
+# text kept per article: the longest real notice is a few tens of thousands of characters; a
+# page of millions would cost the archive (dedupe, search index) hundreds of MB to store
+MAX_TEXT_CHARS = 200_000
 
 
 def _css(selector: str) -> CSSSelector | None:
@@ -489,6 +492,9 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     if _han(text) < _MIN_BODY_HAN and not page.files:
         log.warning("no recognisable body on %s", page.url)
         article.flags.append("no_body")
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS]
+        article.flags.append("truncated")
     article.text = text
     log.debug("%s: body via %s", page.url, how)
 
