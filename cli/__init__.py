@@ -10,6 +10,7 @@ from talentwatch.cli import (  # noqa: F401  (each module registers its commands
     history,
     outbox,
     serve,
+    sites,
     worker,
 )
 from talentwatch.cli.app import main

@@ -42,8 +42,9 @@ def run_cmd(state: State, once: bool) -> None:
         sys.exit(3)
     if once:
         parked = daemon.outbox.dead
+        failed = daemon.outbox.failed - parked
         click.echo(f"{len(daemon.sites)} site(s) checked; {daemon.outbox.sent} message(s) sent, "
-                   f"{daemon.outbox.failed - parked} failed (queued for retry)"
+                   f"{failed} failed" + (" (queued for retry; exit 1)" if failed else "")
                    + (f", {parked} parked as dead (see status; requeue: outbox retry)" if parked else ""),
                    err=True)
         for error in daemon.outbox.errors:
@@ -127,8 +128,9 @@ def status(state: State, as_json: bool) -> None:
     pid = DaemonLock(config.database).holder()
     workers = _workers_status(config, db) if config.workers is not None else None
     if as_json:
-        click.echo(json.dumps({"daemon_pid": pid, "sites": sites, "outbox": outbox, "failing": failing,
-                               "dead": dead, "digests": digests, "workers": workers},
+        # times as stored: ISO 8601 in UTC (+00:00); the table below shows China time
+        click.echo(json.dumps({"timezone": "UTC", "daemon_pid": pid, "sites": sites, "outbox": outbox,
+                               "failing": failing, "dead": dead, "digests": digests, "workers": workers},
                               ensure_ascii=False, indent=2))
         return
     console = Console()
@@ -144,6 +146,7 @@ def status(state: State, as_json: bool) -> None:
                         for k in ("pages", "new", "changed", "errors")),
                       _local(s["next_run"]))
     console.print(table)
+    console.print("times: China time (Asia/Shanghai); `status --json` gives them in UTC", highlight=False)
     for s in sites:
         if s["last_error"]:
             console.print(f"  {s['site']}: {s['last_error']}", highlight=False, markup=False)

@@ -77,7 +77,8 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
 
 
 @main.command("dupes")
-@click.option("--limit", default=50, show_default=True, help="most stories to list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000),
+              help="most stories to list")
 @click.option("--site", default=None, help="only stories with a copy on this site")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per story")
 @pass_state

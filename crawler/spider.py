@@ -33,10 +33,11 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.records import FetchedFile, Gone, NotModified, Page
-from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
-from talentwatch.crawler.decode import decode_text
+from talentwatch.crawler.attachments import find_attachment_links
+from talentwatch.crawler.decode import Decoded, decode_page
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
+from talentwatch.crawler.size_caps import quiet_size_warnings, size_cap_reason
 from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,14 @@ def _header(response: Response, name: str) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def decoded_page(response: Response) -> Decoded:
+    """The page decoded as `talentwatch extract` decodes a page (crawler.decode): the same
+    bytes give the same text whichever way they come in, and the same flags (charset_mismatch)."""
+    return decode_page(response.body, _header(response, "Content-Type"))
+
+
 def page_text(response: Response) -> str:
-    """The page's text, decoded as `talentwatch extract` decodes a page (crawler.decode):
-    the same bytes give the same text whichever way they come in."""
-    return decode_text(response.body, _header(response, "Content-Type"))
+    return decoded_page(response).text
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -111,7 +116,13 @@ class PortalSpider(scrapy.Spider):
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
         crawler.signals.connect(spider._on_item_lost, signal=signals.item_dropped)
         crawler.signals.connect(spider._on_item_lost, signal=signals.item_error)
+        quiet_size_warnings()
         return spider
+
+    def _reason(self, failure: Failure) -> str:
+        """One line on why a request failed: the size cap by its config key, else the failure's own."""
+        capped = size_cap_reason(failure, _request_of(failure), self.settings.getint("DOWNLOAD_MAXSIZE"))
+        return capped or _reason(failure)
 
     def _on_item_lost(self, item: Any, response: Response | None = None,
                       exception: BaseException | None = None, failure: Failure | None = None,
@@ -231,7 +242,8 @@ class PortalSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             run.error(f"{response.url}: not an HTML page")
             return
-        html = page_text(response)
+        decoded = decoded_page(response)
+        html = decoded.text
         page = Page(
             url=response.url,
             site=run.site.name,
@@ -243,6 +255,7 @@ class PortalSpider(scrapy.Spider):
             fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
+            flags=decoded.flags,
         )
         links = find_attachment_links(html, response.url)
         if not links:
@@ -255,7 +268,8 @@ class PortalSpider(scrapy.Spider):
             request = self._request(run, url, self.parse_attachment, kind="attachment",
                                     page_state=page_state, name=name)
             request.errback = self._attachment_failed
-            request.meta["download_maxsize"] = MAX_ATTACHMENT_BYTES
+            # the attachment cap, on the wire and after decompression (Scrapy reads this key in both)
+            request.meta["download_maxsize"] = self.settings.getint("TALENTWATCH_MAX_ATTACHMENT_BYTES")
             yield request
 
     @staticmethod
@@ -289,7 +303,7 @@ class PortalSpider(scrapy.Spider):
     @_counted
     def _attachment_failed(self, failure: Failure, run: SiteRun) -> Iterator[Any]:
         request = _request_of(failure)
-        reason = _reason(failure)
+        reason = self._reason(failure)
         log.warning("%s: attachment %s skipped: %s", run.site.name, request.url, reason)
         yield from self._attach(run, request.meta, FetchedFile(
             url=request.url, name=request.meta.get("name", ""), skipped=reason))
@@ -305,7 +319,7 @@ class PortalSpider(scrapy.Spider):
     @_counted
     def _failed(self, failure: Failure, run: SiteRun) -> None:
         request = _request_of(failure)
-        reason = _reason(failure)
+        reason = self._reason(failure)
         kind = request.meta.get("kind", "page")
         if kind == "list" and request.meta.get("depth") == 1:
             run.start_failures += 1
@@ -329,6 +343,18 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "CONCURRENT_REQUESTS": 32,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
+        # pages: the cap on the wire (the download is cut past it, endless bodies included)
+        # and after decompression (HttpCompressionMiddleware stops a gzip bomb at it)
+        "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
+        "DOWNLOAD_WARNSIZE": 0,  # the cap says it all; no second warning below it
+        "TALENTWATCH_MAX_ATTACHMENT_BYTES": crawl.max_attachment_bytes,
+        "DOWNLOADER_MIDDLEWARES": {
+            # before robots.txt (100): a refused host is not even asked for its robots.txt;
+            # Scrapy's own OffsiteMiddleware (50) knows no per-site domains
+            "talentwatch.crawler.reach.ReachMiddleware": 60,
+            # on the way back, before RetryMiddleware (550) would retry a 429 at once
+            "talentwatch.crawler.retry_after.RetryAfterMiddleware": 560,
+        },
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retries,
         "COOKIES_ENABLED": False,

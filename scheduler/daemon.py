@@ -464,5 +464,7 @@ class Daemon:
     def _once_done(self) -> None:
         if self.sites and len(set(self.failed_sites)) == len(self.sites):
             self.exit_code = 1
+        if self.outbox.failed:
+            self.exit_code = 1  # cron must notice; the outbox keeps the messages for the next run
         self.stopping = True
         self._stop_crawler(ONCE_GRACE)

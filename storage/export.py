@@ -12,14 +12,16 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-import sqlite_utils
 from talentwatch.core.safety import clean_data
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.filters import Filters
 from talentwatch.storage.query import to_match
 from talentwatch.storage.search import search_subquery
+
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 # the names users script against; later fields are appended, these stay
 EXPORT_FIELDS = [

@@ -14,12 +14,13 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import sqlite_utils
-from feedgen.feed import FeedGenerator
 from talentwatch.core.safety import clean_data, one_line, safe_url
 from talentwatch.storage.export import ExportFormat
+
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 CHINA = timezone(timedelta(hours=8))
 SUMMARY_CHARS = 200
@@ -78,6 +79,8 @@ def _content(record: dict[str, Any], reposts: list[dict[str, Any]]) -> str:
 def atom_feed(db: sqlite_utils.Database, records: Iterable[dict[str, Any]], *, title: str,
               feed_id: str = "urn:talentwatch:archive", link: str | None = None) -> bytes:
     """An Atom document for `records` (export records, one per cluster, newest first)."""
+    from feedgen.feed import FeedGenerator  # lxml-based: loaded only when a feed is written
+
     fg = FeedGenerator()
     fg.id(feed_id)
     fg.title(one_line(title))

@@ -115,8 +115,14 @@ def _lex(query: str) -> list[tuple[str, Any]]:
     return [t for t in tokens if t[0] != "term" or WORD_RUN.search(normalize(t[1]))]
 
 
+# parentheses and NOTs inside one another: a human query needs a handful; the parser and the
+# FTS5 expression recurse once per level, so a hostile one must end here, as a QueryError
+MAX_NESTING = 32
+
+
 class _Parser:
     def __init__(self, tokens: list[tuple[str, Any]]) -> None:
+        self.depth = 0
         self.tokens = tokens
         self.pos = 0
 
@@ -159,25 +165,35 @@ class _Parser:
 
     def unary(self) -> Any:
         kind = self.peek()
-        if kind == "NOT":
-            self.pos += 1
-            if self.peek() in (None, ")", "OR", "AND", "NOT"):
-                raise QueryError("NOT must be followed by the word or phrase to exclude")
-            return Not(self.unary())
-        if kind == "(":
-            self.pos += 1
-            if self.peek() == ")":
-                raise QueryError("empty parentheses: put a word or phrase between ( and )")
-            node = self.or_expr()
-            if self.peek() != ")":
-                raise QueryError("unbalanced parenthesis: a '(' is never closed")
-            self.pos += 1
-            return node
+        if kind in ("NOT", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise QueryError(f"too deeply nested: at most {MAX_NESTING} levels of parentheses and NOT")
+            try:
+                return self._nested(kind)
+            finally:
+                self.depth -= 1
         if kind == "term":
             text = self.tokens[self.pos][1]
             self.pos += 1
             return Term(text, WORD_RUN.findall(normalize(text)))
         raise QueryError(f"unexpected {self.tokens[self.pos][1]!r} in the query")
+
+    def _nested(self, kind: str) -> Any:
+        """A NOT or a parenthesised group, one level further in."""
+        if kind == "NOT":
+            self.pos += 1
+            if self.peek() in (None, ")", "OR", "AND", "NOT"):
+                raise QueryError("NOT must be followed by the word or phrase to exclude")
+            return Not(self.unary())
+        self.pos += 1
+        if self.peek() == ")":
+            raise QueryError("empty parentheses: put a word or phrase between ( and )")
+        node = self.or_expr()
+        if self.peek() != ")":
+            raise QueryError("unbalanced parenthesis: a '(' is never closed")
+        self.pos += 1
+        return node
 
 
 def parse_query(query: str) -> Any:

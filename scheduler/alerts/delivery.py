@@ -25,7 +25,7 @@ import sqlite_utils
 from talentwatch.core.config import Config, Subscription
 from talentwatch.scheduler.alerts.channels import Channel, ChannelError, DeliveryError, send
 from talentwatch.scheduler.alerts.errors import PermanentError
-from talentwatch.scheduler.alerts.render import Item, Message, load_items, render
+from talentwatch.scheduler.alerts.render import LOCAL, Item, Message, compose, render
 from talentwatch.storage.db import transaction
 from talentwatch.storage.outbox import (
     Pair,
@@ -86,9 +86,9 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
         if sub is None or channel is None or key in broken:
             continue  # already failed this round (its rows were deferred with it)
         retry_at = now + backoff(pending.attempts + 1, config.daemon.retry_initial, config.daemon.retry_max)
-        items = load_items(db, pending.rows)
         try:
-            message = render(pending.message_id, sub.name, sub.mode, items, now)
+            message = compose(db, pending.message_id, sub, pending.rows, now,
+                              baseline_window=config.daemon.baseline_window, web_url=config.daemon.web_url)
         except Exception as exc:  # a template or data error: this message, every time
             _refused(db, pending, report, f"{sub.name} → {channel.label}",
                      f"message cannot be rendered: {type(exc).__name__}: {exc}", retry_at)
@@ -103,8 +103,8 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
             broken.add(key)
             report.failed += 1
             report.errors.append(f"{sub.name} → {channel.label}: {exc}")
-            log.warning("%s → %s: %s (retry at %s)", sub.name, channel.label, exc,
-                        retry_at.isoformat(timespec="seconds"))
+            log.warning("%s → %s: %s (retry at %s China time)", sub.name, channel.label, exc,
+                        retry_at.astimezone(LOCAL).isoformat(timespec="seconds"))
             continue
         mark_sent(db, pending.message_id, utcnow())
         report.sent += 1
