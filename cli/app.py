@@ -7,11 +7,15 @@ The group and its shared state; commands live in modules of their own
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 
 import click
 from talentwatch.core.config import Config, ConfigError, load_config, resolve_path
 from talentwatch.storage.db import ArchiveError
+from talentwatch.storage.health import damage_message, is_damage
+
+MAX_LOG_CHARS = 500  # a log line is cut here: it never carries a page's text
 
 QUIET_ALWAYS = ("apprise", "urllib3", "requests")  # even at -vv
 
@@ -26,6 +30,20 @@ def _quiet_frameworks(record: logging.LogRecord) -> bool:
         # a refused connection or a timeout is news; its 40-line traceback is not
         record.exc_info = record.exc_text = None
     return True
+
+
+def _cut_long_lines(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    if len(message) > MAX_LOG_CHARS:
+        record.msg = message[:MAX_LOG_CHARS - 1] + "…"
+        record.args = ()
+    return True
+
+
+def _not_retry_noise(record: logging.LogRecord) -> bool:
+    # "Gave up retrying …" for each failed request: the spider reports failures itself,
+    # a few per kind and then a count (crawler.runs)
+    return not record.name.startswith("scrapy.downloadermiddlewares.retry")
 
 
 class State:
@@ -58,6 +76,13 @@ class TalentwatchGroup(click.Group):
             where = f" (the `database` key of {state.config_path})" if state else ""
             click.echo(f"error: {exc}{where}", err=True)
             sys.exit(2)
+        except sqlite3.DatabaseError as exc:
+            # a damaged file, or a lock held too long: one line naming the file, no traceback
+            state = ctx.find_object(State)
+            path = state.config.database if state else "the archive"
+            message = damage_message(path, exc) if is_damage(exc) else f"{path}: {exc}"
+            click.echo(f"error: {message}", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=TalentwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,10 +95,12 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Watch Chinese government portals for talent-policy news."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    if verbose < 2:
-        # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
-        for handler in logging.getLogger().handlers:
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_cut_long_lines)
+        if verbose < 2:
+            # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
             handler.addFilter(_quiet_frameworks)
+            handler.addFilter(_not_retry_noise)
     for noisy in QUIET_ALWAYS:
         # their debug lines carry webhook URLs with tokens (?access_token=…); ours are redacted
         logging.getLogger(noisy).setLevel(logging.WARNING)

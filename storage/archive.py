@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, lru_cache
@@ -241,7 +243,8 @@ def _event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, 
 
 # -- saving -----------------------------------------------------------------------
 
-def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str | None]:
+def save_article(db: sqlite_utils.Database, article: Article,
+                 also: Callable[[sqlite_utils.Database], None] | None = None) -> tuple[int, str | None]:
     """Store one article; returns (article id, event kind or None).
 
     New page: a row, version 1, and a `new` event — or a `duplicate` event
@@ -250,6 +253,7 @@ def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str 
     changed: a new version with its diff and a `changed` event. Known page
     unchanged, or changed only cosmetically (view counter, render time): no
     version, no event; a withdrawn page seen again is restored (`changed`).
+    `also` runs inside the same transaction (the crawl settles its frontier row).
     """
     prep = prepare(article)  # normalising and hashing happen before taking the write lock
     row = article_row(article)
@@ -262,6 +266,8 @@ def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str 
     if known is None or known["norm_hash"] != prep.norm_hash:
         _ = prep.signature  # new or changed: compute the MinHash before taking the lock
     with transaction(db):
+        if also is not None:
+            also(db)
         existing = find_article(db, article.url, exact=bool(article.parent_url))
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)
@@ -410,8 +416,8 @@ def start_run(db: sqlite_utils.Database, site: str) -> int:
     with transaction(db):
         cur = db.execute(
             "INSERT INTO crawl_runs (site, started, status, pages, new_articles, changed_articles,"
-            " errors, error_messages) VALUES (?, ?, 'running', 0, 0, 0, 0, '[]')",
-            [site, now_iso()],
+            " errors, error_messages, pid) VALUES (?, ?, 'running', 0, 0, 0, 0, '[]', ?)",
+            [site, now_iso(), os.getpid()],
         )
     return cur.lastrowid
 

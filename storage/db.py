@@ -48,12 +48,32 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
+
+    Nested use joins the outer transaction (schema creation wraps the index's
+    own set-up; a stored article takes its frontier row with it)."""
+    depth = getattr(db, "_talentwatch_depth", 0)
+    if depth:
+        db._talentwatch_depth = depth + 1
+        try:
+            yield
+        finally:
+            db._talentwatch_depth = depth
+        return
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
+    db._talentwatch_depth = 1
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        db._talentwatch_depth = 0
+        if conn.in_transaction:  # a full disk may already have rolled it back
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    db._talentwatch_depth = 0
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
