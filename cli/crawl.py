@@ -91,7 +91,8 @@ def crawl_sites(state: State, site_names: tuple[str, ...], recheck: bool = False
 @click.option("--recheck", is_flag=True,
               help="also re-fetch every known article (conditionally) to find edits and withdrawals")
 @click.option("--backfill", is_flag=True,
-              help="read older list pages, beyond max_list_pages, from where the last walk or backfill stopped")
+              help="read older list pages, beyond max_list_pages, from where the last walk or"
+                   " backfill stopped")
 @click.option("--pages", type=click.IntRange(min=1), default=10, show_default=True, metavar="N",
               help="with --backfill: how many older list pages to read per start URL")
 @pass_state

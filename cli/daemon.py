@@ -117,7 +117,8 @@ def status(state: State, as_json: bool) -> None:
                           markup=False)
         if s["walk_stopped_at_limit"]:
             console.print(f"  {s['site']}: the last walk stopped at max_list_pages; older list pages exist"
-                          f" (talentwatch crawl --backfill --site {s['site']})", highlight=False, markup=False)
+                          f" (talentwatch crawl --backfill --site {s['site']})", highlight=False,
+                          markup=False)
     console.print(f"outbox: {outbox['queued']} queued ({outbox['failing']} failing), "
                   f"{outbox['held']} held for digests, {outbox['sent']} sent", highlight=False)
     if outbox["orphaned"]:

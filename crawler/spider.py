@@ -282,7 +282,8 @@ class PortalSpider(scrapy.Spider):
         if next_url is None:
             return
         if depth < limit:
-            yield self._list_request(run, next_url, depth + 1, start_url, limit)  # one page at a time, in order
+            # one next page per page keeps the walk in order
+            yield self._list_request(run, next_url, depth + 1, start_url, limit)
         elif run.backfill is not None:
             run.backfill_left.append(start_url)
         else:
