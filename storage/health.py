@@ -23,10 +23,13 @@ def archive_path(db: sqlite_utils.Database) -> str:
     return row[2] if row and row[2] else "the archive"
 
 
+_DAMAGE = ("malformed", "not a database", "corrupt",
+           "vtable constructor failed")  # the full-text index cannot read its own structure
+
+
 def is_damage(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return isinstance(exc, sqlite3.DatabaseError) and ("malformed" in text or "not a database" in text
-                                                       or "corrupt" in text)
+    return isinstance(exc, sqlite3.DatabaseError) and any(sign in text for sign in _DAMAGE)
 
 
 def damage_message(path: str | Path, exc: BaseException) -> str:
