@@ -43,6 +43,7 @@ from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import deferred_from_coro
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.records import FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
@@ -137,7 +138,7 @@ class PortalSpider(scrapy.Spider):
         for run in list(self.tracker.active.values()):
             run.walk_ok = False
             self.tracker.close(run, "stopped: the archive cannot be written")
-        self.crawler.engine.close_spider(self, "archive_write_failed")
+        deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_write_failed"))
 
     def _storing(self, write: Callable[..., Any], *args: Any) -> Any:
         """Run one archive write; a failure stops the crawl (see RunTracker.storage_failed)."""

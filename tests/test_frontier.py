@@ -45,7 +45,8 @@ def test_503_article_is_stored_by_a_later_crawl_although_no_list_shows_it(tmp_pa
         traffic.forced["/" + failing["path"]] = 503
         first = run_cli("crawl", config=config)
         assert "HTTP 503" in first.stderr
-        assert stored_urls(tmp_path / "archive.db") == {base + a["path"] for a in articles} - {base + failing["path"]}
+        expected = {base + a["path"] for a in articles} - {base + failing["path"]}
+        assert stored_urls(tmp_path / "archive.db") == expected
         status = site_status(config)
         assert (status["pending"], status["walk_completed"]) == (1, True)
 

@@ -39,11 +39,12 @@ def _check_one_clear_line(result: subprocess.CompletedProcess, database: Path, b
     assert body_text not in result.stderr  # no page content in any log line
 
 
-def test_full_archive_mid_crawl_stops_with_one_line_and_the_next_crawl_stores_the_rest(tmp_path: Path) -> None:
+def test_full_archive_mid_crawl_stops_with_one_line_and_the_next_crawl_stores_the_rest(tmp_path: Path):
     articles = build_portal(tmp_path / "site", ARTICLES)
     database = tmp_path / "archive.db"
     with serve_counting(tmp_path / "site") as (base, _):
-        config = write_config(tmp_path / "config.yaml", [site_config(base, max_list_pages=20)], database=database)
+        config = write_config(tmp_path / "config.yaml", [site_config(base, max_list_pages=20)],
+                              database=database)
         run_cli("status", config=config)  # a new, empty archive
         cap = page_count(database) + 60  # room for a part of the 34 articles only
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
