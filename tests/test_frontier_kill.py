@@ -111,6 +111,7 @@ def _check(result: dict) -> None:
     assert "running" not in result["runs"], result["runs"]
 
 
+@pytest.mark.timeout(900)  # ~1 minute on an idle 2-core machine; much more when it is shared
 def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
     build_portal(tmp_path / "site", ARTICLES)
     moments = _moments(KILLS, seed=1111)
