@@ -47,7 +47,7 @@ MAX_ERROR_CHARS = 300
 
 
 def ensure_table(db: sqlite_utils.Database) -> None:
-    table = db["frontier"]
+    table = db.table("frontier")
     if not table.exists():
         table.create(FRONTIER, pk="url", not_null={"site", "state"}, defaults={"attempts": 0})
     else:

@@ -45,7 +45,7 @@ BACKFILL_CURSORS = {
 def ensure_tables(db: sqlite_utils.Database) -> None:
     for name, columns, pk in (("site_walks", SITE_WALKS, "site"),
                               ("backfill_cursors", BACKFILL_CURSORS, ("site", "start_url"))):
-        table = db[name]
+        table = db.table(name)
         if not table.exists():
             table.create(columns, pk=pk)
             continue
