@@ -197,7 +197,7 @@ def time_queries(fn, queries, repeat: int) -> list[float]:
 
 def compare(db, repeat: int) -> None:
     """The alternatives, timed on the same words: top-20 by bm25, like search's core."""
-    from talentwatch.storage.search import normalize
+    from talentwatch.storage.query import normalize
 
     tables = db.table_names()
     if "bench_fts_uni" not in tables or "bench_fts_tri" not in tables:
@@ -231,7 +231,7 @@ def compare(db, repeat: int) -> None:
                        [f"%{q}%"] * 2).fetchall()
 
     def pairs(q: str) -> None:
-        from talentwatch.storage.search import to_match
+        from talentwatch.storage.query import to_match
         db.execute("SELECT count(*) FROM articles_fts WHERE articles_fts MATCH ?", [to_match(q)]).fetchall()
 
     for name, fn in (("character pairs (chosen)", pairs), ("one token per Han char", uni),

@@ -12,12 +12,9 @@ import sys
 
 import click
 from talentwatch.core.config import Config, ConfigError, load_config, resolve_path
-from talentwatch.storage.db import ArchiveError
-from talentwatch.storage.health import damage_message, is_damage
-
-MAX_LOG_CHARS = 500  # a log line is cut here: it never carries a page's text
 
 QUIET_ALWAYS = ("apprise", "urllib3", "requests")  # even at -vv
+MAX_LOG_CHARS = 500  # a log line is cut here: it never carries a page's text
 
 
 def _quiet_frameworks(record: logging.LogRecord) -> bool:
@@ -46,6 +43,32 @@ def _not_retry_noise(record: logging.LogRecord) -> bool:
     return not record.name.startswith("scrapy.downloadermiddlewares.retry")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a line is logged, not when the handler was made
+    (a command run in-process, as the tests do with click's CliRunner, swaps sys.stderr)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _log_to_stderr(level: int) -> logging.Handler:
+    """Log lines to stderr at `level`: one handler, replaced on every invocation (as
+    logging.basicConfig would set it up once per process)."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
+        root.removeHandler(old)
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(level)
+    return handler
+
+
 class State:
     def __init__(self, config_path: str | None) -> None:
         self.config_path = resolve_path(config_path)
@@ -71,18 +94,25 @@ class TalentwatchGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except ArchiveError as exc:
+        except Exception as exc:
+            # imported here: sqlite-utils (and numpy with it) loads only for commands that open
+            # the archive, and by the time one raises this, it has
+            from talentwatch.storage.db import ArchiveError
+
             state = ctx.find_object(State)
+            if isinstance(exc, sqlite3.DatabaseError):
+                # a damaged file, or a lock held too long: one line naming the file, no traceback
+                from talentwatch.storage.health import damage_message, is_damage
+
+                path = state.config.database if state else "the archive"
+                message = damage_message(path, exc) if is_damage(exc) else f"{path}: {exc}"
+                click.echo(f"error: {message}", err=True)
+                sys.exit(1)
+            if not isinstance(exc, ArchiveError):
+                raise
             where = f" (the `database` key of {state.config_path})" if state else ""
             click.echo(f"error: {exc}{where}", err=True)
             sys.exit(2)
-        except sqlite3.DatabaseError as exc:
-            # a damaged file, or a lock held too long: one line naming the file, no traceback
-            state = ctx.find_object(State)
-            path = state.config.database if state else "the archive"
-            message = damage_message(path, exc) if is_damage(exc) else f"{path}: {exc}"
-            click.echo(f"error: {message}", err=True)
-            sys.exit(1)
 
 
 @click.group(cls=TalentwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,13 +124,12 @@ class TalentwatchGroup(click.Group):
 def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Watch Chinese government portals for talent-policy news."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_cut_long_lines)
-        if verbose < 2:
-            # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
-            handler.addFilter(_quiet_frameworks)
-            handler.addFilter(_not_retry_noise)
+    handler = _log_to_stderr(level)
+    handler.addFilter(_cut_long_lines)
+    if verbose < 2:
+        # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
+        handler.addFilter(_quiet_frameworks)
+        handler.addFilter(_not_retry_noise)
     for noisy in QUIET_ALWAYS:
         # their debug lines carry webhook URLs with tokens (?access_token=…); ours are redacted
         logging.getLogger(noisy).setLevel(logging.WARNING)

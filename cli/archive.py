@@ -11,11 +11,11 @@ from typing import Any
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
-from talentwatch.storage.export import count_records, export_records, write_csv, write_jsonl
-from talentwatch.storage.feeds import atom_feed
 from talentwatch.storage.filters import FilterError, Filters
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import QueryError, search
+from talentwatch.storage.formats import FORMATS  # the --format choices: each format registers itself
+
+# The archive's modules (sqlite-utils, numpy, datasketch, feedgen) load inside the commands:
+# `talentwatch validate` and `--help` should not pay for them.
 
 
 def filter_options(command: Callable) -> Callable:
@@ -25,7 +25,8 @@ def filter_options(command: Callable) -> Callable:
     @click.option("--until", metavar="DATE", help="published on or before (a month or year: all of it)")
     @click.option("--topic", "topics", multiple=True, metavar="TOPIC", help="has this topic (repeatable)")
     @click.option("--region", "regions", multiple=True, metavar="PLACE",
-                  help="province, city or county, by prefix: 广东 matches 广东省 (repeatable)")
+                  help="province, city or county, by name with or without its suffix:"
+                       " 广东 matches 广东省 (repeatable)")
     @click.option("--talent-only", is_flag=True, help="only items classified as talent policy")
     @functools.wraps(command)
     def wrapper(*args: Any, sites, since, until, topics, regions, talent_only, **kwargs: Any) -> Any:
@@ -63,6 +64,10 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
     mistyped = next((w for w in words if w.startswith("--") and w[2:3].isascii() and w[2:3].isalpha()), None)
     if mistyped:
         raise click.UsageError(f"no such option: {mistyped} (a query word cannot start with --)")
+    from talentwatch.storage.query import QueryError
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.search import search
+
     query = " ".join(words)
     db = open_archive(state.config.database)
     color = sys.stdout.isatty() and not as_json
@@ -86,8 +91,8 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
 @main.command("export")
 @filter_options
 @click.option("-q", "--query", help="only articles matching this search query")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "atom"]), default="jsonl",
-              show_default=True)
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="jsonl", show_default=True,
+              help="; ".join(f"{name}: {kind.description}" for name, kind in FORMATS.items()))
 @click.option("--one-per-cluster", is_flag=True,
               help="only each repost cluster's original (always so for atom)")
 @click.option("--limit", type=click.IntRange(min=1), help="newest N records only (atom default: 200)")
@@ -98,11 +103,15 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
 def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_per_cluster: bool,
                limit: int | None, title: str | None, output) -> None:
     """Export archived articles (all, or those the filters and query select), newest first."""
+    from talentwatch.storage.export import count_records, export_records
+    from talentwatch.storage.query import QueryError
+    from talentwatch.storage.schema import open_archive
+
+    kind = FORMATS[fmt]
     db = open_archive(state.config.database)
-    if fmt == "atom":
-        one_per_cluster = True
-        limit = limit or 200
-    options = dict(filters=filters, query=query, one_per_cluster=one_per_cluster)
+    limit = limit or kind.default_limit
+    options: dict[str, Any] = dict(filters=filters, query=query,
+                                   one_per_cluster=one_per_cluster or kind.one_per_cluster)
     try:
         total = count_records(db, **options)
     except QueryError as exc:
@@ -110,11 +119,6 @@ def export_cmd(state: State, filters: Filters, query: str | None, fmt: str, one_
     total = min(total, limit) if limit else total
     records = progress(export_records(db, limit=limit, **options), total=total,
                        description=f"exporting {fmt}")
-    if fmt == "atom":
-        feed_title = title or "talentwatch" + (f": {query}" if query else "")
-        output.write(atom_feed(db, records, title=feed_title).decode("utf-8"))
-        count = total
-    else:
-        count = (write_jsonl if fmt == "jsonl" else write_csv)(records, output)
+    count = kind().write(db, records, output, title=title or "talentwatch" + (f": {query}" if query else ""))
     if getattr(output, "name", "<stdout>") != "<stdout>":
         click.echo(f"{count} records written to {output.name}", err=True)

@@ -2,56 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
+from functools import cache
 
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
-from talentwatch.core.records import Article, Attachment
-from talentwatch.relevance import Classifier
-from talentwatch.storage.archive import article_row
-from talentwatch.storage.db import transaction
-from talentwatch.storage.schema import open_archive
-
-RELEVANCE_COLUMNS = ("talent", "score", "topics", "matched_terms", "region", "incentives", "deadline")
-_READ = ("id", "url", "site", "title", "published", "source", "author", "text", "attachments",
-         "parent_url", "talent")
-
-
-def _article(row: dict[str, Any]) -> Article:
-    attachments = []
-    for item in json.loads(row.get("attachments") or "[]"):
-        if isinstance(item, dict):
-            attachments.append(Attachment(**{k: v for k, v in item.items()
-                                             if k in Attachment.__dataclass_fields__}))
-    return Article(url=row["url"], site=row["site"], title=row["title"] or "",
-                   published=row["published"], source=row["source"], author=row["author"],
-                   text=row["text"] or "", attachments=attachments, parent_url=row["parent_url"])
-
-
-def _parent_hint(db, parent_url: str | None, cache: dict[str, str]) -> tuple[str, ...]:
-    """A bulletin item's region falls back on the issue it came from."""
-    if not parent_url:
-        return ()
-    if parent_url not in cache:
-        found = db.execute("SELECT region FROM articles WHERE url = ?", [parent_url]).fetchone()
-        region = json.loads(found[0]) if found and found[0] else {}
-        cache[parent_url] = "".join(region.get(k, "") for k in ("province", "city"))
-    return (cache[parent_url],) if cache[parent_url] else ()
-
-
-def _batches(db, only_new: str, batch: int) -> Iterator[list[dict[str, Any]]]:
-    """The articles to score, `batch` at a time, read as they are needed."""
-    # bulletins (no parent) first, so their items can lean on the issue's region
-    for pass_sql in ("parent_url IS NULL", "parent_url IS NOT NULL"):
-        last_id = 0
-        while rows := list(db.query(
-                f"SELECT {', '.join(_READ)} FROM articles WHERE id > ? AND {pass_sql}{only_new}"
-                " ORDER BY id LIMIT ?", [last_id, batch])):
-            yield rows
-            last_id = rows[-1]["id"]
 
 
 @main.command("classify")
@@ -64,27 +19,35 @@ def classify_cmd(state: State, everything: bool, batch: int) -> None:
 
     Run with --all after changing the relevance topics in config.yaml.
     """
+    # here, not at the top: jieba, OpenCC, numpy and datasketch load only for this command
+    from talentwatch.relevance import Classifier
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.scores import count_to_score, region_of, save_scores, to_score
+
     config = state.config
     db = open_archive(config.database)
     classifier = Classifier(config.relevance)
-    only_new = "" if everything else " AND talent IS NULL"
     done = became = dropped = talent = 0
-    hints: dict[str, str] = {}
-    total = db.execute(f"SELECT count(*) FROM articles WHERE 1{only_new}").fetchone()[0]
-    for rows in progress(_batches(db, only_new, batch), total=total, description="classifying", size=len):
-        with transaction(db):
-            for row in rows:
-                article = _article(row)
-                classifier.classify(article, hints=_parent_hint(db, row["parent_url"], hints))
-                values = article_row(article)
-                db.execute(
-                    f"UPDATE articles SET {', '.join(f'{c} = ?' for c in RELEVANCE_COLUMNS)}"
-                    " WHERE id = ?", [*(values[c] for c in RELEVANCE_COLUMNS), row["id"]])
-                old = None if row["talent"] is None else bool(row["talent"])
-                if old is not None and old != article.talent:
-                    became += article.talent
-                    dropped += not article.talent
-                talent += article.talent
-                done += 1
+
+    @cache
+    def parent_hint(parent_url: str | None) -> tuple[str, ...]:
+        """A bulletin item's region falls back on the issue it came from."""
+        region = region_of(db, parent_url) if parent_url else {}
+        hint = "".join(region.get(k, "") for k in ("province", "city"))
+        return (hint,) if hint else ()
+
+    total = count_to_score(db, everything)
+    for scored in progress(to_score(db, everything, batch), total=total, description="classifying",
+                           size=len):
+        for _, article in scored:
+            old = article.talent
+            classifier.classify(article, hints=parent_hint(article.parent_url))
+            assert article.talent is not None  # classify() always decides
+            if old is not None and old != article.talent:
+                became += article.talent
+                dropped += not article.talent
+            talent += article.talent
+            done += 1
+        save_scores(db, scored)
     click.echo(f"classified {done} article(s), {talent} talent policy; "
                f"{became + dropped} changed talent status ({became} now talent, {dropped} no longer)")

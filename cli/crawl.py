@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 from click.core import ParameterSource
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import ConfigError
-from talentwatch.crawler.run import CrawlStopped, run_crawl, select_sites
-from talentwatch.crawler.runs import RunTracker, SiteRun
+
+if TYPE_CHECKING:
+    from rich.table import Table
+    from talentwatch.crawler.runs import RunTracker, SiteRun
 
 
 def summary_table(runs: list[SiteRun]) -> Table:
+    from rich.table import Table
+
     table = Table(title="crawl summary")
     for column in ("site", "status", "pages", "304", "new", "reposts", "changed", "removed", "gone",
                    "errors"):
@@ -44,6 +46,11 @@ def walk_notes(run: SiteRun) -> list[str]:
 def crawl_sites(state: State, site_names: tuple[str, ...], recheck: bool = False,
                 backfill: int | None = None) -> list[SiteRun]:
     """Crawl with a live status line on a terminal; print the summary; return the runs."""
+    # Scrapy, Twisted and the whole pipeline load here, for the commands that crawl
+    from rich.console import Console
+    from rich.markup import escape
+    from talentwatch.crawler.run import CrawlStopped, run_crawl, select_sites
+
     config = state.config
     try:
         sites = select_sites(config, list(site_names))

@@ -6,16 +6,12 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
-from rich.table import Table
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import TIMEZONE, ConfigError
-from talentwatch.storage import frontier, walks
-from talentwatch.storage.outbox import counts, load_jobs
-from talentwatch.storage.schema import open_archive
 
 LOCAL = ZoneInfo(TIMEZONE)
 
@@ -54,18 +50,24 @@ def run_cmd(state: State, once: bool) -> None:
 @pass_state
 def status(state: State, as_json: bool) -> None:
     """Per site: last run, counts, errors, next run, the frontier; the outbox's queue."""
+    from rich.console import Console
+    from rich.table import Table
     from talentwatch.scheduler.alerts.delivery import configured_pairs
     from talentwatch.scheduler.daemon import DaemonLock
+    from talentwatch.storage import frontier, walks
+    from talentwatch.storage.crawlstate import last_run
+    from talentwatch.storage.jobs import load_jobs
+    from talentwatch.storage.outbox import counts, failing_channels
+    from talentwatch.storage.schema import open_archive
 
     config = state.config
     db = open_archive(config.database)
     walks.recover_runs(db)  # a run whose process is gone shows as interrupted, not running
     jobs = load_jobs(db)
-    sites = []
+    sites: list[dict[str, Any]] = []
     for site in config.sites:
-        last = next(db.query("SELECT * FROM crawl_runs WHERE site = ? ORDER BY id DESC LIMIT 1",
-                             [site.name]), None)
-        errors = json.loads(last["error_messages"] or "[]") if last else []
+        last = last_run(db, site.name)
+        errors = last["error_messages"] if last else []
         sites.append({
             "site": site.name, "enabled": site.enabled,
             "schedule": site.cron or f"every {int(site.every or config.daemon.every)}s",
@@ -84,10 +86,7 @@ def status(state: State, as_json: bool) -> None:
             walk_stopped_at_limit=walk["stopped_at_limit"] if walk else None,
             backfill_left=walk["backfill_left"] if walk else None)
     outbox = counts(db, configured_pairs(config))
-    failing = list(db.query(
-        "SELECT subscription, channel, count(*) AS n, max(attempts) AS attempts, max(last_error) AS error,"
-        " min(next_attempt) AS next_attempt FROM outbox WHERE status = 'queued' AND attempts > 0"
-        " GROUP BY subscription, channel"))
+    failing = failing_channels(db)
     digests = {s.name: jobs.get(f"digest:{s.name}", (None, None))[0]
                for s in config.subscriptions if s.mode == "digest"}
     pid = DaemonLock(config.database).holder()
@@ -103,9 +102,9 @@ def status(state: State, as_json: bool) -> None:
     for col in ("site", "schedule", "last run", "status", "walk", *counted, "next run"):
         table.add_column(col, justify="right" if col in counted else "left")
     for s in sites:
-        walk = {None: "-", True: "complete", False: "incomplete"}[s["walk_completed"]]
+        walk_shown = {None: "-", True: "complete", False: "incomplete"}[s["walk_completed"]]
         table.add_row(s["site"] + ("" if s["enabled"] else " (disabled)"), s["schedule"],
-                      _local(s["last_run"]), s["status"] or "never", walk,
+                      _local(s["last_run"]), s["status"] or "never", walk_shown,
                       *(str(s[k]) if s[k] is not None else "-" for k in counted),
                       _local(s["next_run"]))
     console.print(table)
@@ -163,6 +162,7 @@ def notify_test(state: State, subscription: str) -> None:
 def digest(state: State, preview: bool, subscription: str | None, html_path: Path | None) -> None:
     """Show the next digest of SUBSCRIPTION (default: every digest subscription)."""
     from talentwatch.scheduler.alerts.digest import preview as render_preview
+    from talentwatch.storage.schema import open_archive
 
     config = state.config
     try:

@@ -7,18 +7,7 @@ import tempfile
 from pathlib import Path
 
 import click
-import yaml
-from platformdirs import user_data_dir
-from rich.console import Console
-from rich.table import Table
 from talentwatch.cli.app import main
-from talentwatch.cli.crawl import summary_table
-from talentwatch.cli.demo_portal.portal import build_site, serve
-from talentwatch.core.config import load_config
-from talentwatch.crawler.run import run_crawl
-from talentwatch.storage.export import export_records
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import search
 
 DEMO_QUERY = "人才"
 
@@ -48,6 +37,19 @@ def _offer(incentive: dict) -> str:
               help="where to keep the demo archive (default: the user data dir)")
 def demo(workdir: Path | None) -> None:
     """Crawl a bundled replica portal on 127.0.0.1 and show what was archived."""
+    # the crawler, the archive and the portal's templates load only for this command
+    import yaml
+    from platformdirs import user_data_dir
+    from rich.console import Console
+    from rich.table import Table
+    from talentwatch.cli.crawl import summary_table
+    from talentwatch.cli.demo_portal.portal import build_site, serve
+    from talentwatch.core.config import load_config
+    from talentwatch.crawler.run import run_crawl
+    from talentwatch.storage.export import export_records
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.search import search
+
     console = Console()
     workdir = workdir or Path(user_data_dir("talentwatch")) / "demo"
     if workdir.exists():

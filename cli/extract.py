@@ -28,10 +28,6 @@ from talentwatch.cli.app import main
 from talentwatch.core.profiles import PROFILES, Profile, get_profile
 from talentwatch.core.records import Article, FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
-from talentwatch.crawler.decode import decode_html
-from talentwatch.crawler.extract import extract
-from talentwatch.crawler.listing import parse_list
-from talentwatch.storage.export import EXPORT_FIELDS
 
 USER_AGENT = "talentwatch-extract/0.1 (+https://github.com/talentwatch)"
 MAX_PAGE_BYTES = 10 * 1024 * 1024
@@ -104,6 +100,8 @@ def _fetch_file(url: str, name: str, page_url: str, timeout: float) -> FetchedFi
 
 
 def _record(article: Article) -> dict[str, Any]:
+    from talentwatch.storage.export import EXPORT_FIELDS
+
     data = article.to_dict()
     record = {name: data.get(name) for name in EXPORT_FIELDS}
     record["parts"] = [_record(part) for part in article.parts]
@@ -117,6 +115,11 @@ def _site_of(url: str) -> str:
 def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_list: bool,
                     attachments: bool, timeout: float) -> dict[str, Any]:
     """The JSON record of one target: its article, or with --list its items and next pages."""
+    # lxml, parsel, charset-normalizer and trafilatura load when there is something to read
+    from talentwatch.crawler.decode import decode_html
+    from talentwatch.crawler.extract import extract
+    from talentwatch.crawler.listing import parse_list
+
     url, body, content_type = _read_target(target, timeout)
     _, html = decode_html(body, content_type)
     if as_list:

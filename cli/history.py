@@ -8,27 +8,7 @@ import sys
 from typing import Any
 
 import click
-import sqlite_utils
 from talentwatch.cli.app import State, main, pass_state
-from talentwatch.storage.archive import find_article
-from talentwatch.storage.schema import open_archive
-from talentwatch.storage.versions import history
-
-
-def resolve(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
-    """An article by id (`42`) or by any spelling of its URL."""
-    if ref.isdigit():
-        rows = list(db.query("SELECT * FROM articles WHERE id = ?", [int(ref)]))
-    else:
-        found = find_article(db, ref)
-        rows = list(db.query("SELECT * FROM articles WHERE id = ?", [found["id"]])) if found else []
-    return rows[0] if rows else None
-
-
-def cluster_members(db: sqlite_utils.Database, cluster_id: int) -> list[dict[str, Any]]:
-    return list(db.query(
-        "SELECT id, url, site, title, published, first_seen, status, duplicate_of FROM articles"
-        " WHERE cluster_id = ? ORDER BY duplicate_of IS NOT NULL, published, id", [cluster_id]))
 
 
 def _when(row: dict[str, Any]) -> str:
@@ -42,8 +22,14 @@ def _when(row: dict[str, Any]) -> str:
 @pass_state
 def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
     """Show one archived article: its text, status, versions and copies elsewhere."""
+    # the archive's modules (numpy, datasketch) load inside the commands, not for `validate`
+    from talentwatch.storage.articles import article_by_ref, article_events
+    from talentwatch.storage.clusters import cluster_members
+    from talentwatch.storage.schema import open_archive
+    from talentwatch.storage.versions import history
+
     db = open_archive(state.config.database)
-    row = resolve(db, ref)
+    row = article_by_ref(db, ref)
     if row is None:
         click.echo(f"error: no archived article {ref!r}", err=True)
         sys.exit(1)
@@ -70,8 +56,8 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
             click.echo(f"  v{v['version']} fetched {v['fetched_at']} · {len(v['text'] or '')} chars"
                        f" · {v['title']}")
         click.echo("events:")
-        for e in db.query("SELECT * FROM events WHERE article_id = ? ORDER BY id", [row["id"]]):
-            details = json.loads(e["details"]) if e["details"] else {}
+        for e in article_events(db, row["id"]):
+            details = e["details"]
             note = ""
             if e["kind"] == "removed":
                 note = f" (HTTP {details.get('http_status')})"
@@ -95,14 +81,11 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
 @pass_state
 def dupes(state: State, limit: int, site: str | None, as_json: bool) -> None:
     """List stories archived more than once: the original and where and when each copy appeared."""
+    from talentwatch.storage.clusters import cluster_members, stories_with_copies
+    from talentwatch.storage.schema import open_archive
+
     db = open_archive(state.config.database)
-    sql = ("SELECT cluster_id, COUNT(*) AS copies, MAX(first_seen) AS latest FROM articles"
-           " WHERE cluster_id IS NOT NULL GROUP BY cluster_id HAVING COUNT(*) > 1")
-    params: list[Any] = []
-    if site:
-        sql += " AND SUM(site = ?) > 0"
-        params.append(site)
-    clusters = list(db.query(sql + " ORDER BY latest DESC LIMIT ?", [*params, limit]))
+    clusters = stories_with_copies(db, limit, site)
     for cluster in clusters:
         members = cluster_members(db, cluster["cluster_id"])
         original = next((m for m in members if m["duplicate_of"] is None), members[0])

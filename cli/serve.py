@@ -9,7 +9,6 @@ daemon writes); writes are refused by `PRAGMA query_only` on every connection
 
 from __future__ import annotations
 
-import asyncio
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -46,6 +45,8 @@ def make_datasette(archive: Path):
 @pass_state
 def serve_cmd(state: State, port: int, host: str) -> None:
     """Browse and query the archive in a web browser (Datasette, read-only)."""
+    import asyncio
+
     import uvicorn
     from talentwatch.storage.schema import open_archive
 

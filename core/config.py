@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from talentwatch.core.filters import FilterError, Filters, check_date
 from talentwatch.core.profiles import PROFILES
 from talentwatch.core.relevance_config import RelevanceConfig, default_config
 
@@ -168,17 +169,48 @@ class CrawlSettings(Strict):
 EventKind = Literal["new", "changed", "removed"]
 
 
+def _new_only() -> list[EventKind]:
+    return ["new"]
+
+
 class AlertFilter(Strict):
-    """Which events a subscription receives; every given key must match."""
+    """Which events a subscription receives; every given key must match.
+
+    sites, topics, regions, since, until and talent_only mean what the same
+    options of `talentwatch search` / `export` mean (talentwatch.core.filters);
+    keywords, min_score and events are for alerts only.
+    """
 
     topics: list[str] = Field(default_factory=list)
     regions: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     sites: list[str] = Field(default_factory=list)
+    since: str | None = None  # published on or after (2024-03-05, 2024-03, 2024)
+    until: str | None = None  # published on or before (a month or year: all of it)
     min_score: float | None = None
-    events: list[EventKind] = Field(default_factory=lambda: ["new"], min_length=1)
+    events: list[EventKind] = Field(default_factory=_new_only, min_length=1)
     # only items the classifier marked as talent policy (articles.talent = 1)
     talent_only: bool = True
+
+    @field_validator("since", "until", mode="before")
+    @classmethod
+    def _date(cls, value: Any, info: Any) -> str | None:
+        # YAML reads 2024-03-05 as a date and 2024 as an int: take them as written
+        return check_date(info.field_name, None if value is None else str(value))
+
+    @model_validator(mode="after")
+    def _shared(self) -> AlertFilter:
+        try:
+            self.articles()  # since after until, as search checks it
+        except FilterError as exc:
+            raise ValueError(str(exc).replace("--", "")) from None  # config keys have no dashes
+        return self
+
+    def articles(self) -> Filters:
+        """The keys shared with search and export, as the one filter model."""
+        return Filters(sites=tuple(self.sites), since=self.since, until=self.until,
+                       topics=tuple(self.topics), regions=tuple(self.regions),
+                       talent_only=self.talent_only)
 
 
 class Subscription(Strict):

@@ -39,7 +39,8 @@ class Profile:
         if unknown:
             raise KeyError(f"unknown profile field(s) {', '.join(sorted(unknown))}; "
                            f"known: {', '.join(sorted(known))}")
-        values = {k: (tuple(v) if k == "site_names" else v) for k, v in selectors.items() if v}
+        values: dict[str, Any] = {k: (tuple(v) if k == "site_names" else v)
+                                  for k, v in selectors.items() if v}
         return replace(self, **values)
 
 

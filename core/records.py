@@ -1,6 +1,8 @@
 """The records that flow from the crawler through storage to alerts.
 
 `Page` is what the spider yields: a fetched, already decoded article page.
+`NotModified` and `Gone` are its answers to re-checks of archived articles
+(304; 404/410), which the archive pipeline records.
 `Article` is what extraction makes of it and what every later stage reads and
 enriches (relevance fills its fields, storage adds identity and versioning).
 """
@@ -28,6 +30,23 @@ class Page:
     last_modified: str | None = None
     # attachments (PDF, DOC, DOCX) the spider fetched for this page
     files: list[FetchedFile] = field(default_factory=list, repr=False)
+
+
+@dataclass
+class NotModified:
+    """A conditional re-check of an archived article answered 304: it is as archived."""
+
+    url: str  # as asked (before any redirect)
+    site: str
+
+
+@dataclass
+class Gone:
+    """A re-check of an archived article answered 404/410: the page was withdrawn."""
+
+    url: str  # as asked (before any redirect)
+    site: str
+    http_status: int
 
 
 @dataclass

@@ -84,7 +84,7 @@ def _heading_items(text: str) -> list[tuple[str, str, str | None]]:
     ]
     if len(starts) < 2:
         return []
-    items = []
+    items: list[tuple[str, str, str | None]] = []
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         body = _tidy("\n\n".join(lines[start + 2: end]))

@@ -1,4 +1,6 @@
-"""Bytes -> text, decoded the way Scrapy's `response.text` decodes a page.
+"""Bytes -> text: the one decoder of pages, for the crawl and `talentwatch extract` alike.
+
+Close to the way Scrapy's `response.text` decodes a page, with one difference below.
 
 Order: BOM, charset in the HTTP Content-Type header, charset declared in the
 HTML (meta), then detection for undeclared pages (ASCII, UTF-8, then -- unlike

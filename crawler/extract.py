@@ -48,7 +48,8 @@ def _select(root, selector: str | None) -> list:
     if not selector or root is None:
         return []
     css = _css(selector)
-    return css(root) if css is not None else []
+    # lxml-stubs type every XPath result as a union; a CSS selector's is always a list of elements
+    return css(root) if css is not None else []  # type: ignore[return-value]
 
 
 def _han(text: str) -> int:
@@ -141,8 +142,8 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
         for node in _select(root, selector.strip()):
             if text := " ".join(node.text_content().split()):
                 return md.clean_title(text, profile.site_names)
-    if text := meta.get("articletitle"):
-        return md.clean_title(text, profile.site_names)
+    if meta_title := meta.get("articletitle"):
+        return md.clean_title(meta_title, profile.site_names)
     head = root.find(".//title")
     page_title = " ".join((head.text_content() if head is not None else "").split())
     cleaned = md.clean_title(page_title, profile.site_names)

@@ -77,6 +77,8 @@ def _profile_items(sel: Selector, url: str, article_pattern: re.Pattern[str],
                    profile: Profile) -> list[ListItem]:
     items: list[ListItem] = []
     seen: set[str] = set()
+    if not profile.list_item:
+        return items
     for node in sel.css(profile.list_item):
         link = node.css(profile.list_link or "a")[:1]
         href = link.attrib.get("href") if link else None

@@ -1,4 +1,4 @@
-"""Item pipelines: Page -> Article (extraction) -> archive.
+"""Item pipelines: Page -> Article (extraction) -> archive; re-check answers -> archive.
 
 Extraction is CPU-bound (lxml, trafilatura) and would block the reactor, so it
 runs in a pool of worker processes while the spider keeps downloading.
@@ -18,11 +18,12 @@ from typing import Any
 
 from scrapy.exceptions import DropItem
 from talentwatch.core.profiles import Profile, get_profile
-from talentwatch.core.records import Article, Page
+from talentwatch.core.records import Article, Gone, NotModified, Page
 from talentwatch.crawler.extract import extract
 from talentwatch.crawler.lifeline import die_with_parent
 from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
+from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 from talentwatch.storage.frontier import settle_stored
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,8 @@ class WorkerPool:
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        # spawn, not fork: forking a process that runs a reactor is unsafe; the workers
-        # die with this process, however it ends (kill -9 included)
+        # spawn, not fork: forking a process that runs a reactor is unsafe
+        # the workers die with this process, however it ends (kill -9 included)
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=die_with_parent, initargs=(os.getpid(),))
 
@@ -138,9 +139,10 @@ class RelevancePipeline:
 
 
 class ArchivePipeline:
-    """Stores each article (and its bulletin parts) in one transaction each.
+    """Every archive write of a crawl: each article (and its bulletin parts) in one
+    transaction each, and the re-check answers (not modified, withdrawn).
 
-    The article's frontier row leaves in the transaction of its last write (the
+    An article's frontier row leaves in the transaction of its last write (the
     last bulletin part), so a kill in between fetches the page again. A write
     that fails stops the crawl (RunTracker.storage_failed): nothing more is
     stored, and what was not stored stays in the frontier for the next crawl."""
@@ -153,27 +155,39 @@ class ArchivePipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
         tracker = self.crawler.spider.tracker
-        if tracker.fatal is not None:
-            tracker.item_done(item.site, None)
+        if not isinstance(item, (NotModified, Gone, Article)):
             return item
-        db = tracker.db
-        run = tracker.get(item.site)
-        requested = run.requested.pop(item.url, item.url) if run else item.url
-
-        def settle(db) -> None:
-            settle_stored(db, requested)
-
-        if "no_body" in item.flags:
-            log.warning("no recognisable body in %s; stored with flag no_body", item.url)
+        if tracker.fatal is not None:
+            tracker.item_done(item.site, None)  # the crawl is stopping: store nothing more
+            return item
         try:
+            self._store(tracker, item)
+        except (sqlite3.Error, OSError) as exc:
+            tracker.storage_failed(exc)
+            tracker.item_done(item.site, None)
+        return item
+
+    def _store(self, tracker, item: NotModified | Gone | Article) -> None:
+        db = tracker.db
+        if isinstance(item, NotModified):
+            mark_not_modified(db, item.url)
+            tracker.item_done(item.site, "not_modified")
+        elif isinstance(item, Gone):
+            outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
+            if outcome:
+                log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
+            tracker.item_done(item.site, outcome)
+        elif isinstance(item, Article):
+            if "no_body" in item.flags:
+                log.warning("no recognisable body in %s; stored with flag no_body", item.url)
+            run = tracker.get(item.site)
+            requested = run.requested.pop(item.url, item.url) if run else item.url
+
+            def settle(db) -> None:
+                settle_stored(db, requested)
+
             _, kind = save_article(db, item, also=None if item.parts else settle)
             for i, part in enumerate(item.parts):
                 save_article(db, part, also=settle if i == len(item.parts) - 1 else None)
-        except (sqlite3.Error, OSError) as exc:
-            tracker.storage_failed(exc)
-            kind = None
-        tracker.item_done(item.site, kind)
-        return item
+            tracker.item_done(item.site, kind)

@@ -25,7 +25,7 @@ import sqlite_utils
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.storage import frontier, walks
-from talentwatch.storage.archive import finish_run, save_list_validators, start_run
+from talentwatch.storage.crawlstate import finish_run, save_list_validators, start_run
 from talentwatch.storage.health import write_failure
 
 LOGGED_PER_KIND = 3  # failures of one kind logged one by one; the rest are summarised
@@ -156,6 +156,10 @@ class RunTracker:
             run.changed += 1
         elif outcome == "duplicate":
             run.duplicates += 1
+        elif outcome == "removed":
+            run.removed += 1
+        elif outcome == "not_modified":
+            run.not_modified += 1
         if error:
             run.error(error)
         self._maybe_finish(run)

@@ -1,8 +1,14 @@
 """One config-driven spider for list-and-article portals.
 
 List pages -> article links -> article pages (and their attachments). The
-spider only fetches and decodes; it yields `Page` records and leaves
-extraction and storage to the item pipelines.
+spider fetches and decodes (with crawler.decode, as `talentwatch extract`
+does); it yields records — `Page` for an article page, `NotModified` / `Gone`
+for a re-check answered 304 / 404-410 — and leaves extraction and every
+archive write to the item pipelines — but one: the frontier. It reads the
+archive to decide what to ask for (known articles, list validators, due
+re-checks, due frontier URLs), and writes an article link to the frontier
+before requesting it, and an article request's failure after it, because
+those must happen in that order (a record in the pipeline could come too late).
 
 Each site's pass is tracked as a run (`crawler.runs`), so the same spider
 serves a one-off `talentwatch crawl` and the long-lived daemon, which keeps it
@@ -45,18 +51,14 @@ from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from talentwatch.core.config import SiteConfig
-from talentwatch.core.records import FetchedFile, Page
+from talentwatch.core.records import FetchedFile, Gone, NotModified, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from talentwatch.crawler.decode import decode_text
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.storage import frontier, walks
-from talentwatch.storage.archive import (
-    due_for_recheck,
-    find_article,
-    list_validators,
-    mark_not_modified,
-    mark_withdrawn,
-)
+from talentwatch.storage.articles import find_article
+from talentwatch.storage.crawlstate import due_for_recheck, list_validators
 from twisted.python.failure import Failure
 
 log = logging.getLogger(__name__)
@@ -65,6 +67,12 @@ log = logging.getLogger(__name__)
 def _header(response: Response, name: str) -> str | None:
     value = response.headers.get(name)
     return value.decode("latin-1") if value else None
+
+
+def page_text(response: Response) -> str:
+    """The page's text, decoded as `talentwatch extract` decodes a page (crawler.decode):
+    the same bytes give the same text whichever way they come in."""
+    return decode_text(response.body, _header(response, "Content-Type"))
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -85,13 +93,23 @@ ATTACHMENT_PRIORITY = 3
 ARTICLE_PRIORITY = 0
 
 
+def _request_of(failure: Failure) -> scrapy.Request:
+    # Scrapy attaches the request to the Failure it hands an errback; twisted's type does not declare it
+    return failure.request  # type: ignore[attr-defined]
+
+
+def _reason(failure: Failure) -> str:
+    """The failure's message, else the name of its exception's class."""
+    return failure.getErrorMessage() or type(failure.value).__name__
+
+
 def _counted(callback: Callable[..., Iterator[Any] | None]) -> Callable[..., Iterator[Any]]:
     """Wrap a callback or errback of a run: it is skipped once the run is closed
     (cut at a timeout), and its request is always counted as answered."""
 
     @functools.wraps(callback)
     def wrapper(self: PortalSpider, answer: Response | Failure) -> Iterator[Any]:
-        meta = answer.request.meta if isinstance(answer, Failure) else answer.meta
+        meta = _request_of(answer).meta if isinstance(answer, Failure) else answer.meta
         run: SiteRun = meta["run"]
         try:
             if not run.closed:
@@ -149,6 +167,7 @@ class PortalSpider(scrapy.Spider):
         except sqlite3.Error as exc:
             self.tracker.storage_failed(exc)
             return None
+
 
     def _on_idle(self) -> None:
         if self.keep_open:
@@ -252,7 +271,7 @@ class PortalSpider(scrapy.Spider):
         asked = (response.meta.get("redirect_urls") or [response.url])[0]  # the key next time
         run.list_validators[asked] = (
             _header(response, "ETag"), _header(response, "Last-Modified"), response.status)
-        listing = parse_list(response.text, response.url, site.article_re, run.profile)
+        listing = parse_list(page_text(response), response.url, site.article_re, run.profile)
         if not listing.items:
             log.warning("%s: no article links on list page %s", site.name, response.url)
         meta = response.meta
@@ -300,8 +319,14 @@ class PortalSpider(scrapy.Spider):
 
     @_counted
     def parse_article(self, response: Response, run: SiteRun) -> Iterator[Any]:
-        if response.meta.get("kind") == "recheck" and not self._rechecked(run, response):
-            return
+        if response.meta.get("kind") == "recheck":
+            answer = self._recheck_answer(run, response)
+            if answer is not None:
+                run.items += 1  # the run ends once the pipeline has recorded it
+                yield answer
+                return
+            if not self._recheck_usable(run, response):
+                return
         run.pages += 1
         asked = (response.meta.get("redirect_urls") or [response.url])[0]
         if not isinstance(response, TextResponse):
@@ -311,10 +336,11 @@ class PortalSpider(scrapy.Spider):
             return
         if response.meta.get("kind") == "article":
             run.requested[response.url] = asked  # its frontier row leaves with the stored article
+        html = page_text(response)
         page = Page(
             url=response.url,
             site=run.site.name,
-            html=response.text,  # decoded by Scrapy: GB2312/GBK read as GB18030
+            html=html,
             status=response.status,
             list_title=response.meta.get("list_title"),
             list_date=response.meta.get("list_date"),
@@ -323,7 +349,7 @@ class PortalSpider(scrapy.Spider):
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
         )
-        links = find_attachment_links(response.text, response.url)
+        links = find_attachment_links(html, response.url)
         if not links:
             run.items += 1
             yield page
@@ -337,19 +363,20 @@ class PortalSpider(scrapy.Spider):
             request.meta["download_maxsize"] = MAX_ATTACHMENT_BYTES
             yield request
 
-    def _rechecked(self, run: SiteRun, response: Response) -> bool:
-        """Handle a re-check's answer; True when it is a page to extract and store."""
-        db = self.tracker.db
+    @staticmethod
+    def _recheck_answer(run: SiteRun, response: Response) -> NotModified | Gone | None:
+        """A re-check answered 304 or 404/410, as the record the archive pipeline stores."""
         url = (response.meta.get("redirect_urls") or [response.url])[0]  # the URL we asked for
         if response.status == 304:
-            run.not_modified += 1
-            mark_not_modified(db, url)
-            return False
+            return NotModified(url=url, site=run.site.name)
         if response.status in WITHDRAWN_STATUSES:
-            if mark_withdrawn(db, url, response.status):
-                run.removed += 1
-                log.info("%s: %s withdrawn (HTTP %s)", run.site.name, url, response.status)
-            return False
+            return Gone(url=url, site=run.site.name, http_status=response.status)
+        return None
+
+    @staticmethod
+    def _recheck_usable(run: SiteRun, response: Response) -> bool:
+        """Whether a re-check's page is the article (to extract and store again)."""
+        url = (response.meta.get("redirect_urls") or [response.url])[0]
         if response.url != url and not run.site.article_re.search(response.url):
             # many portals send a withdrawn page's visitors to the home page; without a
             # 404 this is not proof of withdrawal, and the home page is not the article
@@ -366,8 +393,8 @@ class PortalSpider(scrapy.Spider):
 
     @_counted
     def _attachment_failed(self, failure: Failure, run: SiteRun) -> Iterator[Any]:
-        request = failure.request
-        reason = failure.getErrorMessage() or failure.type.__name__
+        request = _request_of(failure)
+        reason = _reason(failure)
         log.warning("%s: attachment %s skipped: %s", run.site.name, request.url, reason)
         yield from self._attach(run, request.meta, FetchedFile(
             url=request.url, name=request.meta.get("name", ""), skipped=reason))
@@ -382,10 +409,10 @@ class PortalSpider(scrapy.Spider):
 
     @_counted
     def _failed(self, failure: Failure, run: SiteRun) -> None:
-        request = failure.request
-        status = failure.value.response.status if failure.check(HttpError) else None
-        reason = f"HTTP {status}" if status else _short(failure.getErrorMessage() or failure.type.__name__)
-        what = f"HTTP {status}" if status else failure.type.__name__
+        request = _request_of(failure)
+        status = failure.value.response.status if isinstance(failure.value, HttpError) else None
+        reason = f"HTTP {status}" if status else _short(_reason(failure))
+        what = f"HTTP {status}" if status else type(failure.value).__name__
         kind = request.meta.get("kind", "page")
         if kind == "list":
             run.walk_ok = False  # the pages behind it were not read: no shortcuts next time

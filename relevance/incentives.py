@@ -125,8 +125,8 @@ def _amounts(sentence: str) -> list[_Amount]:
             a, b = _number(m.group("a")), _number(m.group("b"))
             if a is None or b is None:
                 continue
-            low, high = a * _SCALE[ua or ub], b * _SCALE[ub]
-            found.append(_Amount(m.start(), m.end(), min(low, high), max(low, high)))
+            a_yuan, b_yuan = a * _SCALE[ua or ub], b * _SCALE[ub]
+            found.append(_Amount(m.start(), m.end(), min(a_yuan, b_yuan), max(a_yuan, b_yuan)))
             continue
         if not ua or "元" not in ua:
             continue

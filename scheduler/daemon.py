@@ -32,11 +32,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlite_utils
 from talentwatch.core.config import TIMEZONE, Config, SiteConfig, Subscription
-from talentwatch.storage.outbox import iso, load_jobs, save_jobs, utcnow
+from talentwatch.storage.jobs import load_jobs, save_jobs
+from talentwatch.storage.outbox import iso, utcnow
+
+if TYPE_CHECKING:  # Scrapy is imported when the daemon starts, not with this module
+    from scrapy.crawler import Crawler
 
 log = logging.getLogger(__name__)
 
@@ -177,9 +181,10 @@ class Daemon:
         self.waiting: set[str] = set()  # --once: sites whose run has not finished
         self.failed_sites: list[str] = []
         self.kick: asyncio.TimerHandle | None = None
-        self.scheduler = None
-        self.crawler = None
-        self.loop: asyncio.AbstractEventLoop | None = None
+        self.scheduler: Any = None  # an AsyncIOScheduler once started (APScheduler is untyped)
+        # set by run(), before anything uses them
+        self.crawler: Crawler
+        self.loop: asyncio.AbstractEventLoop
 
     # -- start and stop -------------------------------------------------------
 
@@ -219,7 +224,8 @@ class Daemon:
         done.addBoth(self._crawler_finished)
         for signum in (signal.SIGTERM, signal.SIGINT):
             self.loop.add_signal_handler(signum, self.stop, signum)
-        reactor.run(installSignalHandlers=False)
+        # twisted types the reactor module as its interface, whose methods lack self and options
+        reactor.run(installSignalHandlers=False)  # type: ignore[misc, call-arg]
         return self.exit_code
 
     def _spider_opened(self, spider: Any) -> None:
@@ -266,7 +272,7 @@ class Daemon:
         self.outbox.close()  # waits for the message being sent
         self.db.close()
         if reactor.running:
-            reactor.stop()
+            reactor.stop()  # type: ignore[misc]  # as for reactor.run above
         return None
 
     # -- daemon mode --------------------------------------------------------------

@@ -46,31 +46,34 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
     return db
 
 
+_DEPTH = "_talentwatch_depth"  # how deep in `transaction` this connection is
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
 
     Nested use joins the outer transaction (schema creation wraps the index's
     own set-up; a stored article takes its frontier row with it)."""
-    depth = getattr(db, "_talentwatch_depth", 0)
+    depth = getattr(db, _DEPTH, 0)
     if depth:
-        db._talentwatch_depth = depth + 1
+        setattr(db, _DEPTH, depth + 1)
         try:
             yield
         finally:
-            db._talentwatch_depth = depth
+            setattr(db, _DEPTH, depth)
         return
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
-    db._talentwatch_depth = 1
+    setattr(db, _DEPTH, 1)
     try:
         yield
     except BaseException:
-        db._talentwatch_depth = 0
+        setattr(db, _DEPTH, 0)
         if conn.in_transaction:  # a full disk may already have rolled it back
             conn.execute("ROLLBACK")
         raise
-    db._talentwatch_depth = 0
+    setattr(db, _DEPTH, 0)
     try:
         conn.execute("COMMIT")
     except BaseException:

@@ -1,4 +1,10 @@
-"""Reading articles back out: one record per article, in the export's field names."""
+"""Reading articles back out: one record per article, in the export's field names.
+
+Export formats are kinds that register themselves: each is one subclass of
+`ExportFormat` with a `name` (the --format value), a media type, a file
+extension and a `write`. JSON Lines and CSV are here, Atom in storage.feeds;
+storage.formats imports both, so `FORMATS` there holds every format.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, ClassVar, TextIO
 
 import sqlite_utils
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.filters import Filters
-from talentwatch.storage.search import search_subquery, to_match
+from talentwatch.storage.query import to_match
+from talentwatch.storage.search import search_subquery
 
 # the names users script against; later fields are appended, these stay
 EXPORT_FIELDS = [
@@ -59,7 +66,7 @@ def export_records(db: sqlite_utils.Database, where: str | None = None,
                    limit: int | None = None) -> Iterator[dict[str, Any]]:
     """Records (EXPORT_FIELDS) newest first. `where` is SQL over `articles a`; `filters`
     and `query` select like `talentwatch search`; one_per_cluster keeps each repost
-    cluster's original. A malformed query raises storage.search.QueryError."""
+    cluster's original. A malformed query raises storage.query.QueryError."""
     selection, values = _selection(where, params, filters, query, one_per_cluster)
     sql = (
         "SELECT a.*, (SELECT o.url FROM articles o WHERE o.id = a.duplicate_of) AS original_of_cluster "
@@ -79,7 +86,7 @@ def export_records(db: sqlite_utils.Database, where: str | None = None,
         yield record
 
 
-def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase) -> int:
+def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase | TextIO) -> int:
     count = 0
     for record in records:
         out.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -87,7 +94,7 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase) -> int:
     return count
 
 
-def write_csv(records: Iterable[dict[str, Any]], out: io.TextIOBase) -> int:
+def write_csv(records: Iterable[dict[str, Any]], out: io.TextIOBase | TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     count = 0
@@ -96,3 +103,51 @@ def write_csv(records: Iterable[dict[str, Any]], out: io.TextIOBase) -> int:
                          for k, v in record.items()})
         count += 1
     return count
+
+
+# name -> format; filled by ExportFormat.__init_subclass__
+FORMATS: dict[str, type[ExportFormat]] = {}
+
+
+class ExportFormat:
+    """One export format. Defining a subclass with a `name` registers it."""
+
+    name: ClassVar[str] = ""
+    media_type: ClassVar[str] = ""
+    extension: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    # a format that shows stories, not copies: only each repost cluster's original
+    one_per_cluster: ClassVar[bool] = False
+    default_limit: ClassVar[int | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.name:
+            FORMATS[cls.name] = cls
+
+    def write(self, db: sqlite_utils.Database, records: Iterable[dict[str, Any]], out: TextIO, *,
+              title: str) -> int:
+        """Write `records` (export records, newest first) to `out`; returns how many."""
+        raise NotImplementedError
+
+
+class JsonLines(ExportFormat):
+    name = "jsonl"
+    media_type = "application/x-ndjson"
+    extension = ".jsonl"
+    description = "one JSON object per line"
+
+    def write(self, db: sqlite_utils.Database, records: Iterable[dict[str, Any]], out: TextIO, *,
+              title: str) -> int:
+        return write_jsonl(records, out)
+
+
+class Csv(ExportFormat):
+    name = "csv"
+    media_type = "text/csv"
+    extension = ".csv"
+    description = "a header row, then one row per article (lists and objects as JSON)"
+
+    def write(self, db: sqlite_utils.Database, records: Iterable[dict[str, Any]], out: TextIO, *,
+              title: str) -> int:
+        return write_csv(records, out)

@@ -8,12 +8,13 @@ with the incentives found and the other places that published it.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TextIO
 
 import sqlite_utils
 from feedgen.feed import FeedGenerator
+from talentwatch.storage.export import ExportFormat
 
 CHINA = timezone(timedelta(hours=8))
 SUMMARY_CHARS = 200
@@ -109,3 +110,27 @@ def atom_feed(db: sqlite_utils.Database, records: Iterable[dict[str, Any]], *, t
         entry.content(_content(record, reposts), type="html")
     fg.updated(newest or datetime.now(UTC))
     return fg.atom_str(pretty=True)
+
+
+class Atom(ExportFormat):
+    """`talentwatch export --format atom`: a feed of stories, so one entry per cluster."""
+
+    name = "atom"
+    media_type = "application/atom+xml"
+    extension = ".atom"
+    description = "an Atom feed, one entry per repost cluster (newest 200 unless --limit)"
+    one_per_cluster = True
+    default_limit = 200
+
+    def write(self, db: sqlite_utils.Database, records: Iterable[dict[str, Any]], out: TextIO, *,
+              title: str) -> int:
+        written = 0
+
+        def counted() -> Iterator[dict[str, Any]]:
+            nonlocal written
+            for record in records:
+                written += 1
+                yield record
+
+        out.write(atom_feed(db, counted(), title=title).decode("utf-8"))
+        return written

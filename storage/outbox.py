@@ -227,17 +227,10 @@ def counts(db: sqlite_utils.Database, pairs: Iterable[Pair] | None = None) -> di
     return out
 
 
-# -- the daemon's schedule ------------------------------------------------------
-
-def load_jobs(db: sqlite_utils.Database) -> dict[str, tuple[str | None, str | None]]:
-    return {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, next_run, last_run FROM jobs")}
-
-
-def save_jobs(db: sqlite_utils.Database, jobs: dict[str, tuple[str | None, str | None]]) -> None:
-    if not jobs:
-        return
-    with db.conn:
-        db.conn.executemany(
-            "INSERT INTO jobs (id, next_run, last_run) VALUES (?, ?, ?) ON CONFLICT(id) DO UPDATE SET"
-            " next_run = excluded.next_run, last_run = coalesce(excluded.last_run, jobs.last_run)",
-            [(job_id, nxt, last) for job_id, (nxt, last) in jobs.items()])
+def failing_channels(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Per (subscription, channel) with queued rows that failed before: how many rows, most
+    attempts, the last error and the next attempt."""
+    return list(db.query(
+        "SELECT subscription, channel, count(*) AS n, max(attempts) AS attempts, max(last_error) AS error,"
+        " min(next_attempt) AS next_attempt FROM outbox WHERE status = 'queued' AND attempts > 0"
+        " GROUP BY subscription, channel"))

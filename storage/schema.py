@@ -142,7 +142,7 @@ LIST_PAGES = {
 
 
 def _ensure(db: sqlite_utils.Database, name: str, columns: dict, pk: str, **kw) -> None:
-    table = db[name]
+    table = db.table(name)
     if not table.exists():
         table.create(columns, pk=pk, **kw)
         return
@@ -178,23 +178,23 @@ def _create_once(db: sqlite_utils.Database) -> None:
 def _create(db: sqlite_utils.Database) -> None:
     _ensure(db, "articles", ARTICLES, "id", not_null={"url", "site"},
             defaults={"version": 1, "status": "active"})
-    db["articles"].create_index(["url"], unique=True, if_not_exists=True)
-    db["articles"].create_index(["canonical_url"], if_not_exists=True)
-    db["articles"].create_index(["site", "published"], if_not_exists=True)
+    db.table("articles").create_index(["url"], unique=True, if_not_exists=True)
+    db.table("articles").create_index(["canonical_url"], if_not_exists=True)
+    db.table("articles").create_index(["site", "published"], if_not_exists=True)
     for column in ("stable_key", "original_canonical", "text_hash", "cluster_id"):
-        db["articles"].create_index([column], if_not_exists=True)
+        db.table("articles").create_index([column], if_not_exists=True)
     _ensure(db, "versions", VERSIONS, "id", foreign_keys=[("article_id", "articles", "id")])
-    db["versions"].create_index(["article_id", "version"], unique=True, if_not_exists=True)
+    db.table("versions").create_index(["article_id", "version"], unique=True, if_not_exists=True)
     _ensure(db, "events", EVENTS, "id", foreign_keys=[("article_id", "articles", "id")])
-    db["events"].create_index(["created_at"], if_not_exists=True)
-    db["events"].create_index(["article_id"], if_not_exists=True)
+    db.table("events").create_index(["created_at"], if_not_exists=True)
+    db.table("events").create_index(["article_id"], if_not_exists=True)
     dedupe.ensure_tables(db)
     _ensure(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure(db, "list_pages", LIST_PAGES, "url")
     _ensure(db, "outbox", OUTBOX, "id", defaults={"attempts": 0})
-    db["outbox"].create_index(["alert_key", "subscription", "channel"], unique=True, if_not_exists=True)
-    db["outbox"].create_index(["status", "next_attempt"], if_not_exists=True)
-    db["outbox"].create_index(["message_id"], if_not_exists=True)
+    db.table("outbox").create_index(["alert_key", "subscription", "channel"], unique=True, if_not_exists=True)
+    db.table("outbox").create_index(["status", "next_attempt"], if_not_exists=True)
+    db.table("outbox").create_index(["message_id"], if_not_exists=True)
     _ensure(db, "alert_cursors", ALERT_CURSORS, "subscription")
     _ensure(db, "jobs", JOBS, "id")
     frontier.ensure_table(db)

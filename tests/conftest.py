@@ -1,4 +1,4 @@
-"""Shared test helpers: a real portal on 127.0.0.1 and the real CLI in a subprocess."""
+"""Shared test helpers: a real portal on 127.0.0.1 and the real CLI, in this process or its own."""
 
 from __future__ import annotations
 
@@ -16,14 +16,26 @@ import yaml
 from talentwatch.cli.demo_portal.portal import build_site, serve
 from talentwatch.storage.schema import open_archive
 
+from tests.cli_runner import invoke
 from tests.test_alerts_support import Mailbox, Receiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_cli(*args: str, config: Path | None = None, check: bool = True,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `talentwatch [--config X] ARGS…` as a user would, in its own process."""
+def run_cli(*args: str, config: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `talentwatch [--config X] ARGS…` in this process (commands that crawl: run_cli_process)."""
+    argv = (["--config", str(config)] if config is not None else []) + list(args)
+    result = invoke(argv, env={"COLUMNS": "200"})
+    if check and result.returncode != 0:
+        raise AssertionError(f"{argv} exited {result.returncode}\n"
+                             f"stdout:\n{result.stdout}\nstderr:\n{result.stderr}")
+    return result
+
+
+def run_cli_process(*args: str, config: Path | None = None, check: bool = True,
+                    timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run `talentwatch [--config X] ARGS…` as a user would, in its own process: for crawls,
+    whose Twisted reactor can run only once per process."""
     cmd = [sys.executable, "-m", "talentwatch"]
     if config is not None:
         cmd += ["--config", str(config)]

@@ -26,6 +26,8 @@ import yaml
 from aiosmtpd.controller import Controller
 from talentwatch.cli.demo_portal.portal import build_site, load_articles, serve
 
+from tests.cli_runner import invoke
+
 ROOT = Path(__file__).resolve().parent.parent
 TALENT_IDS = (3101, 3102, 3104)  # talent-policy items of the demo portal
 OTHER_ID = 3105  # cadre evaluation: not talent policy
@@ -168,6 +170,11 @@ def cli(config: Path, *args: str, env: dict | None = None,
     return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
+
+
+def cli_here(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`cli` in this process, for the commands that need no crawl (status, digest, notify)."""
+    return invoke(["--config", str(config), *args], env=env)
 
 
 def spawn(config: Path, *args: str, env: dict | None = None) -> subprocess.Popen:

@@ -7,7 +7,7 @@ import json
 
 from talentwatch.core.records import Article
 from talentwatch.storage import dedupe
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.identity import canonical_url, stable_key
 from talentwatch.storage.normalize import normalize
 from talentwatch.storage.schema import open_archive

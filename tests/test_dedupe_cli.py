@@ -9,7 +9,8 @@ import yaml
 from click.testing import CliRunner
 from talentwatch.cli.app import main
 from talentwatch.core.records import Article
-from talentwatch.storage.archive import mark_withdrawn, save_article
+from talentwatch.storage.articles import save_article
+from talentwatch.storage.crawlstate import mark_withdrawn
 from talentwatch.storage.schema import open_archive
 
 from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, OTHER, OTHER_TITLE, mirror, repost_text

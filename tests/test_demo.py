@@ -7,11 +7,11 @@ from pathlib import Path
 
 from talentwatch.cli.demo_portal.portal import load_articles
 
-from tests.conftest import run_cli
+from tests.conftest import run_cli, run_cli_process
 
 
 def test_demo_crawls_the_bundled_portal_and_shows_it(tmp_path: Path) -> None:
-    result = run_cli("demo", "--dir", str(tmp_path / "demo"))
+    result = run_cli_process("demo", "--dir", str(tmp_path / "demo"))
     out = " ".join(result.stdout.split())
     assert "青禾组工网" in out
     for article in load_articles():

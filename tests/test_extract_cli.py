@@ -7,21 +7,19 @@ import http.server
 import json
 import shutil
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import invoke
 from tests.pdfmaker import cjk_pdf
 
 DATA = Path(__file__).parent / "data" / "extract"
-ROOT = Path(__file__).parent.parent
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "talentwatch", "extract", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+    return invoke(["extract", *args])
 
 
 @pytest.fixture(scope="module")

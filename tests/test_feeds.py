@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import subprocess
 import sys
 
 import feedparser
@@ -17,7 +16,7 @@ from talentwatch.storage.filters import Filters
 from talentwatch.storage.search import search
 
 from tests.conftest import run_on_terminal
-from tests.test_search import ARTICLES, ROOT_DIR, build_archive, run_cli
+from tests.test_search import ARTICLES, build_archive, run_cli
 
 
 @pytest.fixture
@@ -102,6 +101,44 @@ def test_export_draws_a_progress_bar_only_on_a_terminal(config):
     returncode, _, seen = run_on_terminal(args)
     assert returncode == 0
     assert b"exporting jsonl" in seen
-    quiet = subprocess.run(args, capture_output=True, cwd=ROOT_DIR, timeout=60)
-    assert b"exporting" not in quiet.stderr
-    assert quiet.stderr.decode().strip() == f"{len(ARTICLES)} records written to {os.devnull}"
+    quiet = run_cli(config, "export", "-o", os.devnull)
+    assert "exporting" not in quiet.stderr
+    assert quiet.stderr.strip() == f"{len(ARTICLES)} records written to {os.devnull}"
+
+
+def _read_jsonl(data: bytes) -> list[str]:
+    return [json.loads(line)["url"] for line in data.decode("utf-8").splitlines()]
+
+
+def _read_csv(data: bytes) -> list[str]:
+    return [row["url"] for row in csv.DictReader(io.StringIO(data.decode("utf-8")))]
+
+
+def _read_atom(data: bytes) -> list[str]:
+    feed = feedparser.parse(data)
+    assert feed.bozo == 0, feed.get("bozo_exception")
+    return [entry.id for entry in feed.entries]
+
+
+# how a user's tools read each media type back; a new format needs its reader here
+READERS = {"application/x-ndjson": _read_jsonl, "text/csv": _read_csv, "application/atom+xml": _read_atom}
+
+
+def test_export_formats_come_from_the_registry_and_each_writes_parseable_output(config, tmp_path):
+    from click.testing import CliRunner
+    from talentwatch.cli.app import main
+    from talentwatch.storage.formats import FORMATS
+
+    fmt = next(p for p in main.commands["export"].params if p.name == "fmt")
+    assert list(fmt.type.choices) == list(FORMATS) == ["jsonl", "csv", "atom"]
+    rsj = {a["url"] for a in ARTICLES if a["site"] == "rsj"}
+    for name, kind in FORMATS.items():
+        out = tmp_path / f"rsj{kind.extension}"
+        result = CliRunner().invoke(main, ["--config", str(config), "export", "--format", name,
+                                           "--site", "rsj", "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        urls = READERS[kind.media_type](out.read_bytes())
+        assert set(urls) == rsj and len(urls) == len(rsj), name  # rsj has no reposts
+        assert result.stderr.strip() == f"{len(rsj)} records written to {out}"
+    unknown = CliRunner().invoke(main, ["--config", str(config), "export", "--format", "xlsx"])
+    assert unknown.exit_code == 2 and "'xlsx' is not one of 'jsonl', 'csv', 'atom'" in unknown.output

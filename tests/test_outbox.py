@@ -16,7 +16,7 @@ from talentwatch.core.records import Article
 from talentwatch.scheduler.alerts.collect import collect
 from talentwatch.scheduler.alerts.delivery import configured_pairs, deliver_due, release
 from talentwatch.scheduler.alerts.digest import preview
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.outbox import counts, iso, utcnow
 
 from tests.test_alerts_support import Mailbox, free_port

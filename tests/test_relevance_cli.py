@@ -9,13 +9,12 @@ from pathlib import Path
 
 import yaml
 from talentwatch.core.records import Article
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.export import export_records
 from talentwatch.storage.schema import open_archive
 
+from tests.cli_runner import invoke
 from tests.conftest import run_on_terminal
-
-ROOT = Path(__file__).parent.parent
 
 SUBSIDY = Article(
     url="http://127.0.0.1/gzdt/1.html", site="county", title="怀宁县出台青年人才集聚十条措施",
@@ -35,8 +34,7 @@ CADRE = Article(
 
 
 def run(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return invoke(["--config", str(config), *args])
 
 
 def write_config(path: Path, relevance: dict | None) -> Path:

@@ -7,17 +7,19 @@ import json
 import random
 import sqlite3
 import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 from typing import Any
 
 import pytest
 from talentwatch.core.records import Article, Attachment
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.filters import FilterError, Filters
+from talentwatch.storage.query import QueryError, to_match
 from talentwatch.storage.schema import open_archive
-from talentwatch.storage.search import QueryError, search, to_match
+from talentwatch.storage.search import search
+
+from tests.cli_runner import invoke
 
 # Our own texts in the register of county/city talent-policy news.
 GD_CZ = {"province": "广东省", "city": "潮州市", "county": "湘桥区"}
@@ -341,12 +343,8 @@ def test_match_expression_never_contains_user_syntax():
 
 # ---- the command line -------------------------------------------------------------------
 
-ROOT_DIR = Path(__file__).resolve().parent.parent
-
-
 def run_cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
-                          capture_output=True, text=True, encoding="utf-8", timeout=60, cwd=ROOT_DIR)
+    return invoke(["--config", str(config), *args])
 
 
 @pytest.fixture

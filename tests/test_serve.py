@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from talentwatch.core.records import Article
-from talentwatch.storage.archive import save_article
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.schema import open_archive
 
 from tests.test_search import ARTICLES, NOTICE_TEXT, build_archive

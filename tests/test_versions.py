@@ -7,9 +7,10 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-import talentwatch.storage.archive as archive
+import talentwatch.storage.articles as articles
 from talentwatch.core.records import Article
-from talentwatch.storage.archive import due_for_recheck, mark_not_modified, mark_withdrawn, save_article
+from talentwatch.storage.articles import save_article
+from talentwatch.storage.crawlstate import due_for_recheck, mark_not_modified, mark_withdrawn
 
 from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, mirror
 
@@ -70,7 +71,7 @@ def test_a_crash_while_storing_a_version_leaves_the_previous_one_intact(db, monk
     def disk_full(*args, **kwargs):  # the last write of the transaction fails
         raise OSError("disk full")
 
-    monkeypatch.setattr(archive, "index_article", disk_full)
+    monkeypatch.setattr(articles, "index_article", disk_full)
     with pytest.raises(OSError):
         save_article(db, art(EDITED))
     row = next(db.query("SELECT * FROM articles WHERE id = ?", [article_id]))

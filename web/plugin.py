@@ -10,12 +10,12 @@ matches nothing) and tw_snippet(q, text) (a window of text with the matches in �
 from __future__ import annotations
 
 from datasette import hookimpl
-from talentwatch.storage.search import (
+from talentwatch.storage.query import (
     QueryError,
-    _term_pattern,
     highlight,
     parse_query,
     positive_terms,
+    term_pattern,
     to_match,
 )
 
@@ -32,7 +32,7 @@ def tw_match(query: str | None) -> str:
 
 def tw_snippet(query: str | None, text: str | None) -> str:
     try:
-        pattern = _term_pattern(positive_terms(parse_query(query or "")))
+        pattern = term_pattern(positive_terms(parse_query(query or "")))
     except QueryError:
         pattern = None
     return highlight(text or "", pattern, mark=("【", "】"))

@@ -1,4 +1,4 @@
-"""Channels: Apprise URLs from config, secrets from the environment, one sender per kind.
+"""Channels: Apprise URLs from config, secrets from the environment, one kind per scheme.
 
 A channel is written in config as an Apprise URL in which `${VAR}` is replaced
 from the environment when a message is sent. The expanded URL is never logged
@@ -6,6 +6,11 @@ or stored: the outbox and the logs know a channel only by its `label`
 (scheme and a hash of the unexpanded text), error messages are redacted, and
 while a channel sends, every log record loses that channel's secrets (the
 command line also keeps apprise, urllib3 and requests at WARNING).
+
+Which kind sends a URL is looked up by its scheme in the registry of channel
+kinds (kinds.py); the kinds register themselves when their modules are imported
+below: mail.Email, webhook.JsonWebhook, chatbots.DingTalk/WeComBot/Feishu, and
+apprise_any.AppriseService for every other Apprise service.
 """
 
 from __future__ import annotations
@@ -19,12 +24,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-import apprise
-from talentwatch.scheduler.alerts import chatbots, mail, webhook
-from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, last_line
+# imported for their kinds, which register themselves on definition
+from talentwatch.scheduler.alerts import apprise_any, chatbots, mail, webhook  # noqa: F401
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.scheduler.alerts.kinds import ChannelKind, kind_for
 from talentwatch.scheduler.alerts.render import Message
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
 @dataclass(frozen=True)
@@ -58,11 +65,11 @@ class Channel:
             parts = urlsplit(self.url())
         except (ChannelError, ValueError):
             return found
-        if parts.password:
-            found += [parts.password, unquote(parts.password)]
-        if parts.scheme.lower() in CHAT_SCHEMES:
-            # bot tokens sit in the host and user parts
-            found += [p for p in (parts.hostname, parts.username) if p]
+        kind = kind_for(parts.scheme) or ChannelKind  # an unknown scheme: the usual places
+        for name in kind.secret_parts:
+            value = getattr(parts, name)
+            if value:
+                found += [value, unquote(value)]
         found += [v for k, v in re.findall(r"(secret|token|key|pass(?:word)?)=([^&]+)", parts.query)]
         return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
 
@@ -70,9 +77,6 @@ class Channel:
         for secret in self.secrets():
             text = text.replace(secret, "****")
         return text
-
-
-CHAT_SCHEMES = ("dingtalk", "wecombot", "feishu")
 
 
 class _Redact(logging.Filter):
@@ -110,34 +114,27 @@ def redacting(channel: Channel) -> Iterator[None]:
             handler.removeFilter(guard)
 
 
+def kind_of(channel: Channel, url: str) -> type[ChannelKind]:
+    """The registered kind for the expanded `url`; ChannelError naming the channel if none."""
+    scheme = _SCHEME.match(url.strip())
+    if not scheme:
+        raise ChannelError(f"channel {channel.label}: not a URL (expected scheme://…)")
+    kind = kind_for(scheme.group(1))
+    if kind is None:
+        raise ChannelError(f"channel {channel.label}: no channel kind sends {scheme.group(1).lower()}:// URLs"
+                           " (not one of ours, and not an Apprise service)")
+    return kind
+
+
 def send(channel: Channel, message: Message) -> None:
     """Send `message` through `channel`; raises DeliveryError (redacted) or ChannelError."""
     url = channel.url()
-    scheme = url.split("://", 1)[0].lower()
     try:
         with redacting(channel):
-            if scheme in ("mailto", "mailtos"):
-                mail.send(url, message)
-            elif scheme in ("json", "jsons"):
-                webhook.send(url, message)
-            elif scheme in CHAT_SCHEMES:
-                chatbots.send(url, message)
-            else:
-                _send_apprise(url, message)
+            kind_of(channel, url)(url).send(message)
     except DeliveryError as exc:
         raise DeliveryError(channel.redact(str(exc))) from None
     except ChannelError as exc:
         raise ChannelError(channel.redact(str(exc))) from None
     except Exception as exc:  # any library error: keep the reason, drop the secrets
         raise DeliveryError(channel.redact(f"{type(exc).__name__}: {exc}")) from None
-
-
-def _send_apprise(url: str, message: Message) -> None:
-    """Any other Apprise service: plain text, Apprise's own idea of success."""
-    plugin = apprise.Apprise.instantiate(url)
-    if plugin is None:
-        raise ChannelError("not a URL Apprise understands")
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
-        ok = plugin.notify(body=message.text, title=message.subject)
-    if not ok:
-        raise DeliveryError(last_line(captured.getvalue()) or "Apprise reported a failure")

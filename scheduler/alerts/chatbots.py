@@ -18,7 +18,7 @@ import base64
 import hashlib
 import hmac
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote_plus
 
 import requests
@@ -26,16 +26,10 @@ from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
 from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.scheduler.alerts.kinds import ChannelKind, Limit
 from talentwatch.scheduler.alerts.render import Message
 
 TIMEOUT = 15
-# replies are limited in size; DingTalk markdown ~20000 bytes, WeCom markdown 4096
-LIMITS = {"dingtalk": 18000, "wecombot": 4000, "feishu": 18000}
-ENDPOINTS = {
-    "dingtalk": "https://oapi.dingtalk.com/robot/send",
-    "wecombot": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send",
-    "feishu": "https://open.feishu.cn/open-apis/bot/v2/hook/",
-}
 
 
 def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
@@ -44,62 +38,87 @@ def dingtalk_sign(secret: str, timestamp_ms: int) -> str:
     return quote_plus(base64.b64encode(digest))
 
 
-def fit(text: str, limit: int) -> str:
-    """Cut a message to `limit` UTF-8 bytes at a line boundary, saying so."""
-    if len(text.encode()) <= limit:
-        return text
-    note = "\n\n…（内容过长，其余见邮件或归档）"
-    budget = limit - len(note.encode())
-    out, used = [], 0
-    for line in text.splitlines(keepends=True):
-        size = len(line.encode())
-        if used + size > budget:
-            break
-        out.append(line)
-        used += size
-    return "".join(out) + note
+class ChatBot(ChannelKind):
+    """A bot webhook that answers 200 with a verdict in its JSON reply."""
+
+    # bot tokens sit in the host and user parts of the URL
+    secret_parts = ("password", "hostname", "username")
+    plugin: ClassVar[Any]  # the Apprise plugin whose URL syntax we read
+    endpoint: ClassVar[str]  # the service's address, unless ?endpoint= says otherwise
+
+    def arguments(self) -> dict[str, Any]:
+        args = self.plugin.parse_url(self.url)
+        if not args:
+            raise ChannelError(f"not a valid {self.schemes[0]}:// URL")
+        return args
+
+    def request(self, message: Message) -> tuple[str, dict[str, Any]]:
+        """(POST address, JSON body) for this bot."""
+        raise NotImplementedError
+
+    def send(self, message: Message) -> None:
+        address, body = self.request(message)
+        name = self.schemes[0]
+        try:
+            reply = requests.post(address, json=body, timeout=TIMEOUT)
+        except requests.RequestException as exc:
+            raise DeliveryError(f"{name}: {type(exc).__name__}") from None
+        if reply.status_code != 200:
+            raise DeliveryError(f"{name}: HTTP {reply.status_code}")
+        try:
+            verdict = reply.json()
+        except ValueError:
+            raise DeliveryError(f"{name}: reply is not JSON") from None
+        if not isinstance(verdict, dict):
+            raise DeliveryError(f"{name}: unexpected reply")
+        # success is an explicit 0; a reply without a verdict is not trusted
+        code = verdict.get("errcode", verdict.get("code", verdict.get("StatusCode")))
+        if code != 0:
+            detail = verdict.get("errmsg") or verdict.get("msg") or verdict.get("StatusMessage") or ""
+            raise DeliveryError(f"{name}: rejected with code {code}: {detail}"[:300])
 
 
-def request_for(url: str, message: Message) -> tuple[str, dict[str, Any]]:
-    """(POST address, JSON body) for a bot URL."""
-    scheme = url.split("://", 1)[0].lower()
-    plugin = {"dingtalk": NotifyDingTalk, "wecombot": NotifyWeComBot, "feishu": NotifyFeishu}[scheme]
-    args = plugin.parse_url(url)
-    if not args:
-        raise ChannelError(f"not a valid {scheme}:// URL")
-    endpoint = args["qsd"].get("endpoint") or ENDPOINTS[scheme]
-    if scheme == "dingtalk":
-        text = fit(message.markdown, LIMITS[scheme])
-        address = f"{endpoint}?access_token={quote_plus(args['token'])}"
+class DingTalk(ChatBot):
+    """dingtalk://{secret}@{token}/ or dingtalk://{token}/?secret=…: markdown, signed with the secret."""
+
+    schemes = ("dingtalk",)
+    limit = Limit(18000)  # markdown text: about 20000 bytes accepted, kept under
+    plugin = NotifyDingTalk
+    endpoint = "https://oapi.dingtalk.com/robot/send"
+
+    def request(self, message: Message) -> tuple[str, dict[str, Any]]:
+        args = self.arguments()
+        address = f"{args['qsd'].get('endpoint') or self.endpoint}?access_token={quote_plus(args['token'])}"
         if args.get("secret"):
             stamp = int(time.time() * 1000)
             address += f"&timestamp={stamp}&sign={dingtalk_sign(args['secret'], stamp)}"
-        return address, {"msgtype": "markdown", "markdown": {"title": message.subject[:64], "text": text}}
-    if scheme == "wecombot":
-        text = fit(message.markdown, LIMITS[scheme])
-        return f"{endpoint}?key={quote_plus(args['key'])}", {"msgtype": "markdown",
-                                                             "markdown": {"content": text}}
-    text = fit(message.text, LIMITS[scheme])  # Feishu: plain text, no markup at all
-    return endpoint.rstrip("/") + "/" + args["token"], {"msg_type": "text", "content": {"text": text}}
+        return address, {"msgtype": "markdown", "markdown": {"title": message.subject[:64],
+                                                             "text": self.fit(message.markdown)}}
 
 
-def send(url: str, message: Message) -> None:
-    address, body = request_for(url, message)
-    scheme = url.split("://", 1)[0].lower()
-    try:
-        reply = requests.post(address, json=body, timeout=TIMEOUT)
-    except requests.RequestException as exc:
-        raise DeliveryError(f"{scheme}: {type(exc).__name__}") from None
-    if reply.status_code != 200:
-        raise DeliveryError(f"{scheme}: HTTP {reply.status_code}")
-    try:
-        verdict = reply.json()
-    except ValueError:
-        raise DeliveryError(f"{scheme}: reply is not JSON") from None
-    if not isinstance(verdict, dict):
-        raise DeliveryError(f"{scheme}: unexpected reply")
-    # success is an explicit 0; a reply without a verdict is not trusted
-    code = verdict.get("errcode", verdict.get("code", verdict.get("StatusCode")))
-    if code != 0:
-        detail = verdict.get("errmsg") or verdict.get("msg") or verdict.get("StatusMessage") or ""
-        raise DeliveryError(f"{scheme}: rejected with code {code}: {detail}"[:300])
+class WeComBot(ChatBot):
+    """wecombot://{key}: WeCom group bot, markdown."""
+
+    schemes = ("wecombot",)
+    limit = Limit(4000)  # markdown content: at most 4096 bytes
+    plugin = NotifyWeComBot
+    endpoint = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
+
+    def request(self, message: Message) -> tuple[str, dict[str, Any]]:
+        args = self.arguments()
+        address = f"{args['qsd'].get('endpoint') or self.endpoint}?key={quote_plus(args['key'])}"
+        return address, {"msgtype": "markdown", "markdown": {"content": self.fit(message.markdown)}}
+
+
+class Feishu(ChatBot):
+    """feishu://{token}: Feishu bot, plain text (no markup at all)."""
+
+    schemes = ("feishu",)
+    limit = Limit(18000)  # the request body may be about 20 KB
+    plugin = NotifyFeishu
+    endpoint = "https://open.feishu.cn/open-apis/bot/v2/hook/"
+
+    def request(self, message: Message) -> tuple[str, dict[str, Any]]:
+        args = self.arguments()
+        address = (args["qsd"].get("endpoint") or self.endpoint).rstrip("/") + "/" + args["token"]
+        return address, {"msg_type": "text", "content": {"text": self.fit(message.text)}}

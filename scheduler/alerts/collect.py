@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 EVENT_ROWS = """
 SELECT e.id AS event_id, e.kind, e.version, e.created_at, a.id AS article_id,
-       coalesce(a.duplicate_of, a.id) AS cluster_id, a.site, a.title, a.text, a.talent, a.score,
+       coalesce(a.duplicate_of, a.id) AS cluster_id, a.site, a.published, a.title, a.text, a.talent, a.score,
        a.topics, a.region
 FROM events e JOIN articles a ON a.id = e.article_id
 WHERE e.id > ? AND e.id <= ? ORDER BY e.id
@@ -37,9 +37,10 @@ def _start_position(db: sqlite_utils.Database, backlog: float, now: datetime) ->
 
 def _alerts(sub: Subscription, events: list[dict], after: int) -> list[Alert]:
     """The alerts a subscription takes from `events` newer than its position `after`."""
+    articles = sub.filter.articles()
     return [Alert(alert_key(e["kind"], e["article_id"], e["cluster_id"], e["version"]),
                   e["event_id"], e["article_id"], e["cluster_id"], e["kind"])
-            for e in events if e["event_id"] > after and matches(sub.filter, e)]
+            for e in events if e["event_id"] > after and matches(sub.filter, e, articles)]
 
 
 def _events(db: sqlite_utils.Database, after: int, top: int) -> list[dict]:

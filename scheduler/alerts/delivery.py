@@ -67,7 +67,7 @@ def deliver_due(db: sqlite_utils.Database, config: Config, now: datetime | None 
         key = (pending.subscription, pending.channel)
         sub = subs.get(pending.subscription)
         channel = _channel(sub, pending.channel) if sub else None
-        if channel is None or key in broken:
+        if sub is None or channel is None or key in broken:
             continue  # already failed this round (its rows were deferred with it)
         message = render(pending.message_id, sub.name, sub.mode, load_items(db, pending.rows), now)
         try:
@@ -104,7 +104,7 @@ def send_test(config: Config, name: str) -> list[tuple[str, str | None]]:
     """Send a test message through every channel of a subscription: [(label, error or None)]."""
     sub = config.subscription(name)
     message = test_message(sub, utcnow())
-    results = []
+    results: list[tuple[str, str | None]] = []
     for template in sub.channels:
         channel = Channel(template)
         try:

@@ -16,6 +16,7 @@ import apprise
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.email.smtp import SMTP_EXCEPTIONS, AppriseSMTPController
 from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.scheduler.alerts.kinds import ChannelKind
 from talentwatch.scheduler.alerts.render import Message
 
 
@@ -26,8 +27,10 @@ def message_id_header(message_id: str) -> str:
 def compose(plugin: NotifyEmail, message: Message) -> EmailMessage:
     mail = EmailMessage()
     mail["Subject"] = message.subject
-    mail["From"] = formataddr((plugin.from_addr[0] or "talentwatch", plugin.from_addr[1]))
-    mail["To"] = ", ".join(formataddr((name or None, addr)) for name, addr in plugin.targets)
+    # apprise leaves NotifyEmail's from_addr and targets untyped ([name or False, address] pairs)
+    mail["From"] = formataddr((str(plugin.from_addr[0] or "talentwatch"), str(plugin.from_addr[1])))
+    mail["To"] = ", ".join(formataddr((str(name) if name else None, str(addr)))
+                           for name, addr in plugin.targets)
     if plugin.cc:
         mail["Cc"] = ", ".join(sorted(plugin.cc))
     mail["Message-ID"] = message_id_header(message.id)
@@ -38,22 +41,33 @@ def compose(plugin: NotifyEmail, message: Message) -> EmailMessage:
     return mail
 
 
-def send(url: str, message: Message) -> None:
-    plugin = apprise.Apprise.instantiate(url)
-    if not isinstance(plugin, NotifyEmail):
-        raise ChannelError("not a valid mailto:// URL")
-    if not plugin.targets:
-        raise ChannelError("mailto:// URL names no recipient (add ?to=…)")
-    mail = compose(plugin, message)
-    recipients = [addr for _, addr in plugin.targets] + sorted(plugin.cc) + sorted(plugin.bcc)
-    try:
-        with AppriseSMTPController(
-            host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,
-            user=plugin.user, password=plugin.password, verify_certificate=plugin.verify_certificate,
-            socket_connect_timeout=plugin.socket_connect_timeout,
-        ) as smtp:
-            ok = smtp.sendmail(plugin.from_addr[1], recipients, mail.as_string())
-    except SMTP_EXCEPTIONS as exc:
-        raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port}: {exc}") from None
-    if not ok:
-        raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port} refused the message")
+class Email(ChannelKind):
+    """mailto:// and mailtos://: our text + HTML message over Apprise's SMTP session.
+
+    No size limit: the digest is the long form the chat bots point to.
+    """
+
+    schemes = ("mailto", "mailtos")
+    secret_parts = ("password",)  # the SMTP login's password
+
+    def send(self, message: Message) -> None:
+        plugin = apprise.Apprise.instantiate(self.url)
+        if not isinstance(plugin, NotifyEmail):
+            raise ChannelError("not a valid mailto:// URL")
+        if not plugin.targets:
+            raise ChannelError("mailto:// URL names no recipient (add ?to=…)")
+        mail = compose(plugin, message)
+        recipients = [addr for _, addr in plugin.targets] + sorted(plugin.cc) + sorted(plugin.bcc)
+        try:
+            # apprise's own attribute types (Optional port and mode, which its URL parsing always
+            # fills; a float timeout) do not match its controller's signature
+            with AppriseSMTPController(
+                host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,  # type: ignore[arg-type]
+                user=plugin.user, password=plugin.password, verify_certificate=plugin.verify_certificate,
+                socket_connect_timeout=plugin.socket_connect_timeout,  # type: ignore[arg-type]
+            ) as smtp:
+                ok = smtp.sendmail(str(plugin.from_addr[1]), recipients, mail.as_string())
+        except SMTP_EXCEPTIONS as exc:
+            raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port}: {exc}") from None
+        if not ok:
+            raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port} refused the message")

@@ -9,17 +9,27 @@ from __future__ import annotations
 import apprise
 from apprise.plugins.custom_json import NotifyJSON
 from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, last_line
+from talentwatch.scheduler.alerts.kinds import ChannelKind
 from talentwatch.scheduler.alerts.render import Message
 
 
-def send(url: str, message: Message) -> None:
-    args = NotifyJSON.parse_url(url)
-    if not args:
-        raise ChannelError("not a valid json:// URL")
-    # the user's own `:key=value` extras stay; ours win on a clash
-    args["payload"] = {**(args.get("payload") or {}), **message.payload}
-    plugin = NotifyJSON(**args)
-    with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
-        ok = plugin.notify(body=message.text, title=message.subject)
-    if not ok:
-        raise DeliveryError(last_line(captured.getvalue()) or "webhook failed")
+class JsonWebhook(ChannelKind):
+    """json:// and jsons://: Apprise's envelope plus our payload fields.
+
+    No size limit: the receiver is ours to size; the payload carries every item.
+    """
+
+    schemes = ("json", "jsons")
+    secret_parts = ("password",)  # basic-auth password; ?token=… values are redacted too
+
+    def send(self, message: Message) -> None:
+        args = NotifyJSON.parse_url(self.url)
+        if not args:
+            raise ChannelError("not a valid json:// URL")
+        # the user's own `:key=value` extras stay; ours win on a clash
+        args["payload"] = {**(args.get("payload") or {}), **message.payload}
+        plugin = NotifyJSON(**args)
+        with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+            ok = plugin.notify(body=message.text, title=message.subject)
+        if not ok:
+            raise DeliveryError(last_line(captured.getvalue()) or "webhook failed")

@@ -1,4 +1,4 @@
-"""Writing articles and crawl runs into the archive.
+"""One article in the archive: its row, versions and events.
 
 Every write of one article (its row, its version, its cluster, its near-
 duplicate index entry, its event, its search entry) is one transaction: a
@@ -7,28 +7,27 @@ previous one as it was.
 
 One article, one record: a page is found again under another spelling of its
 URL (canonical URL) or another column (the site's stable id). Copies on other
-sites are separate records joined into a cluster whose `duplicate_of` names
-the original (see `choose_original`).
+sites are separate records joined into a cluster (storage.clusters).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 import sqlite_utils
-from talentwatch.core.records import Article
+from talentwatch.core.records import Article, Attachment
 from talentwatch.storage import dedupe
+from talentwatch.storage.cells import json_cell
+from talentwatch.storage.clusters import find_matches, join_cluster
 from talentwatch.storage.db import now_iso, transaction
-from talentwatch.storage.identity import canonical_url, is_official, original_link, stable_key
+from talentwatch.storage.identity import canonical_url, original_link, stable_key
 from talentwatch.storage.normalize import fingerprint, normalize, text_hash
 from talentwatch.storage.search import index_article
 from talentwatch.storage.versions import diff_summary, unified_diff
@@ -68,6 +67,26 @@ def article_row(article: Article) -> dict[str, Any]:
         "incentives": _json(article.incentives),
         "deadline": article.deadline,
     }
+
+
+def article_from_row(row: dict[str, Any]) -> Article:
+    """The Article a row of `articles` holds (the inverse of article_row); columns the row
+    lacks keep the record's defaults."""
+    attachments = [Attachment(**{k: v for k, v in item.items() if k in Attachment.__dataclass_fields__})
+                   for item in json_cell(row.get("attachments"), []) if isinstance(item, dict)]
+    talent = row.get("talent")
+    return Article(
+        url=row["url"], site=row["site"], title=row.get("title") or "",
+        published=row.get("published"), source=row.get("source"), author=row.get("author"),
+        editor=row.get("editor"), original_url=row.get("original_url"), text=row.get("text") or "",
+        attachments=attachments, parent_url=row.get("parent_url"),
+        flags=json_cell(row.get("flags"), []), fetched_at=row.get("fetched_at"),
+        etag=row.get("etag"), last_modified=row.get("last_modified"),
+        talent=None if talent is None else bool(talent), score=row.get("score"),
+        topics=json_cell(row.get("topics"), []), matched_terms=json_cell(row.get("matched_terms"), {}),
+        region=json_cell(row.get("region"), {}), incentives=json_cell(row.get("incentives"), []),
+        deadline=row.get("deadline"),
+    )
 
 
 def searchable_text(article: Article) -> str:
@@ -127,7 +146,7 @@ def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> di
     """The archived record of `url` under any spelling or column move, or None.
 
     `exact`: the URL as given only (bulletin items, which share their issue's page)."""
-    keys = [("url", url)]
+    keys: list[tuple[str, str | None]] = [("url", url)]
     if not exact:
         keys += [("canonical_url", canonical_url(url)), ("stable_key", stable_key(url))]
     for column, key in keys:
@@ -146,92 +165,19 @@ def find_by_id(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | N
     return dict(zip([d[0] for d in cur.description], row, strict=True)) if row else None
 
 
-# -- clusters -------------------------------------------------------------------
-
-def choose_original(members: list[dict[str, Any]]) -> dict[str, Any]:
-    """The original of a cluster.
-
-    The page a member's 原文链接 names; else an official publisher's page
-    (.gov.cn, 12371.cn) before others; then the earliest published; then the
-    first archived. A page too short to compare (empty or tiny text) is never
-    chosen while the cluster has a real text.
-    """
-    named = {m["original_canonical"] for m in members if m["original_canonical"]}
-    eligible = [m for m in members if m["text_hash"]] or members
-    return min(eligible, key=lambda m: (
-        m["canonical_url"] not in named,
-        not is_official(m["url"]),
-        (m["published"] or "9999")[:10],
-        m["first_seen"] or "",
-        m["id"],
-    ))
+def article_by_ref(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None:
+    """The whole row of an article given by id (`42`) or by any spelling of its URL."""
+    found = {"id": int(ref)} if ref.isdigit() else find_article(db, ref)
+    if found is None:
+        return None
+    return next(db.query("SELECT * FROM articles WHERE id = ?", [found["id"]]), None)
 
 
-@lru_cache(maxsize=2048)
-def _normalized(text: str) -> str:
-    # texts that share stock phrases keep meeting the same candidates: normalise each once
-    return normalize(text)
+# -- events ------------------------------------------------------------------------
 
-
-def _matches(db: sqlite_utils.Database, article_id: int, prep: Prepared) -> dict[int, dict[str, Any]]:
-    """Archived articles this one is a copy of (or that are copies of it), with how."""
-    found: dict[int, dict[str, Any]] = {}
-    if prep.original_canonical:
-        row = db.execute(
-            "SELECT id FROM articles WHERE (canonical_url = ? OR (stable_key IS NOT NULL AND"
-            " stable_key = ?)) AND id != ? AND text_hash IS NOT NULL LIMIT 1",
-            [prep.original_canonical, stable_key(prep.original_url or ""), article_id]).fetchone()
-        if row:
-            found[row[0]] = {"how": "original_link"}
-    for (other,) in db.execute(
-            "SELECT id FROM articles WHERE original_canonical = ? AND id != ?",
-            [prep.canonical, article_id]).fetchall():
-        found.setdefault(other, {"how": "named_by_repost"})
-    if prep.text_hash is None:
-        return found
-    for (other,) in db.execute("SELECT id FROM articles WHERE text_hash = ? AND id != ? LIMIT 20",
-                               [prep.text_hash, article_id]).fetchall():
-        found.setdefault(other, {"how": "exact", "similarity": 1.0})
-    own: set[str] | None = None
-    for other, estimate in dedupe.candidates(db, prep.signature, exclude=article_id):
-        if other in found:
-            continue
-        (text,) = db.execute("SELECT text FROM articles WHERE id = ?", [other]).fetchone()
-        own = own if own is not None else dedupe.shingles(prep.normalized)
-        score = dedupe.verify(prep.normalized, _normalized(text), own)
-        if score is not None:
-            found[other] = {"how": "near", "similarity": round(score, 3),
-                            "estimated_jaccard": round(estimate, 3)}
-    return found
-
-
-_MEMBER_COLS = "id, url, canonical_url, original_canonical, published, first_seen, text_hash, cluster_id"
-
-
-def _join_cluster(db: sqlite_utils.Database, article_id: int,
-                  matches: dict[int, dict[str, Any]]) -> tuple[int, int]:
-    """Merge the article with its matches' clusters; returns (cluster id, original id)."""
-    marks = ",".join("?" * len(matches))
-    clusters = {r[0] for r in db.execute(
-        f"SELECT DISTINCT COALESCE(cluster_id, id) FROM articles WHERE id IN ({marks})",
-        list(matches)).fetchall()}
-    cluster_id = min(clusters)  # the oldest story keeps its id
-    cmarks = ",".join("?" * len(clusters))
-    cur = db.execute(
-        f"SELECT {_MEMBER_COLS} FROM articles WHERE cluster_id IN ({cmarks}) OR id IN ({marks})"
-        " OR id = ?", [*clusters, *matches, article_id])
-    names = [d[0] for d in cur.description]
-    members = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
-    original = choose_original(members)["id"]
-    ids = [m["id"] for m in members]
-    db.execute(
-        f"UPDATE articles SET cluster_id = ?, duplicate_of = CASE WHEN id = ? THEN NULL ELSE ? END"
-        f" WHERE id IN ({','.join('?' * len(ids))})", [cluster_id, original, original, *ids])
-    return cluster_id, original
-
-
-def _event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, created: str,
-           details: dict[str, Any] | None = None) -> None:
+def record_event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, created: str,
+                 details: dict[str, Any] | None = None) -> None:
+    """Add an event (new, duplicate, changed, removed) of one article, stamped with its cluster."""
     cluster_id, duplicate_of = db.execute(
         "SELECT COALESCE(cluster_id, id), duplicate_of FROM articles WHERE id = ?", [article_id]).fetchone()
     db.execute(
@@ -239,6 +185,12 @@ def _event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, 
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [article_id, kind, version, created, cluster_id, duplicate_of,
          _json(details) if details else None])
+
+
+def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str, Any]]:
+    """An article's events, oldest first, their details decoded (a dict, empty when none)."""
+    return [dict(e, details=json_cell(e["details"], {}))
+            for e in db.query("SELECT * FROM events WHERE article_id = ? ORDER BY id", [article_id])]
 
 
 # -- saving -----------------------------------------------------------------------
@@ -289,22 +241,26 @@ def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: di
     cur = db.execute(f"INSERT INTO articles ({cols}) VALUES ({', '.join('?' * len(row))})",
                      list(row.values()))
     article_id = cur.lastrowid
+    assert article_id is not None  # an INSERT always gives a row id
     db.execute("UPDATE articles SET cluster_id = id WHERE id = ?", [article_id])
     db.execute(
         "INSERT INTO versions (article_id, version, title, text, content_hash, norm_hash, fetched_at)"
         " VALUES (?, 1, ?, ?, ?, ?, ?)",
         [article_id, article.title, article.text, row["content_hash"], prep.norm_hash,
          article.fetched_at or seen])
-    matches = _matches(db, article_id, prep)
+    matches = find_matches(
+        db, article_id, canonical=prep.canonical, original_url=prep.original_url,
+        original_canonical=prep.original_canonical, normalized=prep.normalized,
+        text_hash=prep.text_hash, signature=prep.signature)
     dedupe.add(db, article_id, prep.signature)
     if not matches:
-        _event(db, article_id, "new", 1, seen)
+        record_event(db, article_id, "new", 1, seen)
         return article_id, "new"
-    cluster_id, original = _join_cluster(db, article_id, matches)
+    cluster_id, original = join_cluster(db, article_id, matches)
     details: dict[str, Any] = {"original_id": original, "matched": {str(k): v for k, v in matches.items()}}
     if original == article_id:
         details["became_original"] = True
-    _event(db, article_id, "duplicate", 1, seen, details)
+    record_event(db, article_id, "duplicate", 1, seen, details)
     return article_id, "duplicate"
 
 
@@ -316,7 +272,7 @@ def _seen_again(db: sqlite_utils.Database, existing: dict[str, Any], article: Ar
         " WHERE id = ?", [seen, seen, article.etag, article.last_modified, existing["id"]])
     if existing["status"] != "withdrawn":
         return None
-    _event(db, existing["id"], "changed", existing["version"], seen, {"restored": True})
+    record_event(db, existing["id"], "changed", existing["version"], seen, {"restored": True})
     return "changed"
 
 
@@ -338,98 +294,4 @@ def _new_version(db: sqlite_utils.Database, existing: dict[str, Any], article: A
          article.fetched_at or seen, diff])
     dedupe.add(db, article_id, prep.signature)
     summary = diff_summary(existing["title"], existing["text"], article.title, article.text)
-    _event(db, article_id, "changed", version, seen, summary)
-
-
-# -- re-checks ---------------------------------------------------------------------
-
-def mark_not_modified(db: sqlite_utils.Database, url: str) -> None:
-    """A conditional re-check answered 304: the article is as archived."""
-    seen = now_iso()
-    with transaction(db):
-        if found := find_article(db, url):
-            db.execute("UPDATE articles SET checked_at = ?, last_seen = ?, http_status = 304 WHERE id = ?",
-                       [seen, seen, found["id"]])
-
-
-def mark_withdrawn(db: sqlite_utils.Database, url: str, http_status: int) -> str | None:
-    """A re-check answered 404/410: keep the article, mark it withdrawn, record `removed` once."""
-    seen = now_iso()
-    with transaction(db):
-        found = find_article(db, url)
-        if found is None:
-            return None
-        db.execute("UPDATE articles SET checked_at = ?, http_status = ? WHERE id = ?",
-                   [seen, http_status, found["id"]])
-        if found["status"] == "withdrawn":
-            return None
-        db.execute("UPDATE articles SET status = 'withdrawn', withdrawn_at = ? WHERE id = ?",
-                   [seen, found["id"]])
-        _event(db, found["id"], "removed", found["version"], seen, {"http_status": http_status})
-    return "removed"
-
-
-def due_for_recheck(db: sqlite_utils.Database, site: str, *, everything: bool = False,
-                    max_age_days: float | None = None, every_hours: float | None = None,
-                    now: datetime | None = None) -> list[dict[str, Any]]:
-    """Known articles of `site` to fetch again (conditionally): all with `everything`,
-    else those younger than max_age_days not checked in the last every_hours."""
-    if not everything and (max_age_days is None or every_hours is None):
-        return []
-    sql = ("SELECT url, etag, last_modified FROM articles WHERE site = ? AND status = 'active'"
-           " AND parent_url IS NULL")
-    params: list[Any] = [site]
-    if not everything:
-        now = now or datetime.now(UTC)
-        cutoff_day = (now + timedelta(hours=8) - timedelta(days=max_age_days)).date().isoformat()
-        checked_before = (now - timedelta(hours=every_hours)).isoformat(timespec="seconds")
-        sql += (" AND COALESCE(published, first_seen) >= ?"
-                " AND (checked_at IS NULL OR checked_at <= ?)")
-        params += [cutoff_day, checked_before]
-    return [dict(r) for r in db.query(sql + " ORDER BY id", params)]
-
-
-# -- list pages --------------------------------------------------------------------
-
-def list_validators(db: sqlite_utils.Database, url: str) -> tuple[str | None, str | None]:
-    row = db.execute("SELECT etag, last_modified FROM list_pages WHERE url = ?", [url]).fetchone()
-    return (row[0], row[1]) if row else (None, None)
-
-
-def save_list_validators(db: sqlite_utils.Database, site: str,
-                         pages: dict[str, tuple[str | None, str | None, int]]) -> None:
-    seen = now_iso()
-    with transaction(db):
-        for url, (etag, last_modified, status) in pages.items():
-            db.execute(
-                "INSERT INTO list_pages (url, site, etag, last_modified, fetched_at, status)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET"
-                " etag = COALESCE(excluded.etag, etag),"
-                " last_modified = COALESCE(excluded.last_modified, last_modified),"
-                " fetched_at = excluded.fetched_at, status = excluded.status",
-                [url, site, etag, last_modified, seen, status])
-
-
-# -- crawl runs --------------------------------------------------------------------
-
-def start_run(db: sqlite_utils.Database, site: str) -> int:
-    with transaction(db):
-        cur = db.execute(
-            "INSERT INTO crawl_runs (site, started, status, pages, new_articles, changed_articles,"
-            " errors, error_messages, pid) VALUES (?, ?, 'running', 0, 0, 0, 0, '[]', ?)",
-            [site, now_iso(), os.getpid()],
-        )
-    return cur.lastrowid
-
-
-def finish_run(db: sqlite_utils.Database, run_id: int, *, pages: int, new: int, changed: int,
-               errors: list[str], failed: bool, duplicates: int = 0, removed: int = 0,
-               not_modified: int = 0, requests: dict[str, int] | None = None) -> None:
-    with transaction(db):
-        db.execute(
-            "UPDATE crawl_runs SET finished = ?, status = ?, pages = ?, new_articles = ?,"
-            " changed_articles = ?, errors = ?, error_messages = ?, duplicates = ?, removed = ?,"
-            " not_modified = ?, requests = ? WHERE id = ?",
-            [now_iso(), "failed" if failed else "ok", pages, new, changed, len(errors),
-             _json(errors[:100]), duplicates, removed, not_modified, _json(requests or {}), run_id],
-        )
+    record_event(db, article_id, "changed", version, seen, summary)
