@@ -42,11 +42,19 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
     except (OSError, sqlite3.DatabaseError) as exc:
-        raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
+        raise ArchiveError(f"{path}: cannot open the archive: {exc}{_repair_hint(path, exc)}") from None
     return db
 
 
 _DEPTH = "_talentwatch_depth"  # how deep in `transaction` this connection is
+
+
+def _repair_hint(path: Path, exc: BaseException) -> str:
+    """What to do about a file SQLite finds damaged (see storage.health for the index)."""
+    text = str(exc).lower()
+    if "malformed" in text or "not a database" in text:
+        return f"; restore it from a backup, or salvage it with `sqlite3 {path} .recover`"
+    return ""
 
 
 @contextmanager

@@ -12,6 +12,7 @@ from pathlib import Path
 import sqlite_utils
 from talentwatch.storage import dedupe, frontier, walks
 from talentwatch.storage.db import ArchiveError, connect, transaction
+from talentwatch.storage.health import damage_message, is_damage
 from talentwatch.storage.search import ensure_index
 
 ARTICLES = {
@@ -158,6 +159,8 @@ def open_archive(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
         _create_once(db)
     except sqlite3.DatabaseError as exc:
         db.close()
+        if is_damage(exc):
+            raise ArchiveError(damage_message(path, exc)) from None
         raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
     return db
 
