@@ -9,7 +9,9 @@ from talentwatch.cli import (  # noqa: F401  (each module registers its commands
     extract,
     history,
     maintenance,
+    outbox,
     serve,
+    sites,
 )
 from talentwatch.cli.app import main
 

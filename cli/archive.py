@@ -11,6 +11,7 @@ from typing import Any
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
+from talentwatch.core.safety import one_line
 from talentwatch.storage.filters import FilterError, Filters
 from talentwatch.storage.formats import FORMATS  # the --format choices: each format registers itself
 
@@ -82,7 +83,7 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
             continue
         notes = [n for n in (hit["site"], "withdrawn" if hit["status"] == "withdrawn" else "",
                              f"+{hit['reposts']} repost(s)" if hit["reposts"] else "") if n]
-        click.echo(f"{hit['published'] or '----------'}  {hit['title']}  ({', '.join(notes)})\n"
+        click.echo(f"{hit['published'] or '----------'}  {one_line(hit['title'])}  ({', '.join(notes)})\n"
                    f"    {hit['url']}\n    {hit['snippet']}")
     if not as_json:
         click.echo(f"{len(hits)} hit(s) for {query!r}", err=True)

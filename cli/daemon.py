@@ -14,6 +14,7 @@ from talentwatch.cli.app import State, main, pass_state
 from talentwatch.core.config import TIMEZONE, ConfigError
 
 LOCAL = ZoneInfo(TIMEZONE)
+DEAD_SHOWN = 20  # dead messages listed by `status` (all of them with --json)
 
 
 def _local(value: str | None) -> str:
@@ -38,8 +39,11 @@ def run_cmd(state: State, once: bool) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(3)
     if once:
+        parked = daemon.outbox.dead
         click.echo(f"{len(daemon.sites)} site(s) checked; {daemon.outbox.sent} message(s) sent, "
-                   f"{daemon.outbox.failed} failed (queued for retry)", err=True)
+                   f"{daemon.outbox.failed - parked} failed (queued for retry)"
+                   + (f", {parked} parked as dead (see status; requeue: outbox retry)" if parked else ""),
+                   err=True)
         for error in daemon.outbox.errors:
             click.echo(f"  {error}", err=True)
     sys.exit(code)
@@ -57,7 +61,7 @@ def status(state: State, as_json: bool) -> None:
     from talentwatch.storage import frontier, walks
     from talentwatch.storage.crawlstate import last_run
     from talentwatch.storage.jobs import load_jobs
-    from talentwatch.storage.outbox import counts, failing_channels
+    from talentwatch.storage.outbox import counts, dead_messages, failing_channels
     from talentwatch.storage.schema import open_archive
 
     config = state.config
@@ -87,12 +91,13 @@ def status(state: State, as_json: bool) -> None:
             backfill_left=walk["backfill_left"] if walk else None)
     outbox = counts(db, configured_pairs(config))
     failing = failing_channels(db)
+    dead = dead_messages(db)
     digests = {s.name: jobs.get(f"digest:{s.name}", (None, None))[0]
                for s in config.subscriptions if s.mode == "digest"}
     pid = DaemonLock(config.database).holder()
     if as_json:
         click.echo(json.dumps({"daemon_pid": pid, "sites": sites, "outbox": outbox, "failing": failing,
-                               "digests": digests}, ensure_ascii=False, indent=2))
+                               "dead": dead, "digests": digests}, ensure_ascii=False, indent=2))
         return
     console = Console()
     console.print(f"daemon: {'running (pid ' + pid + ')' if pid else 'not running'}  archive: "
@@ -119,7 +124,8 @@ def status(state: State, as_json: bool) -> None:
                           f" (talentwatch crawl --backfill --site {s['site']})", highlight=False,
                           markup=False)
     console.print(f"outbox: {outbox['queued']} queued ({outbox['failing']} failing), "
-                  f"{outbox['held']} held for digests, {outbox['sent']} sent", highlight=False)
+                  f"{outbox['held']} held for digests, {outbox['sent']} sent, {outbox['dead']} dead",
+                  highlight=False)
     if outbox["orphaned"]:
         console.print(f"  orphaned: {outbox['orphaned']} row(s) of subscriptions or channels no longer "
                       "in the config (kept, not sent)", highlight=False)
@@ -127,6 +133,13 @@ def status(state: State, as_json: bool) -> None:
         console.print(f"  failing: {f['subscription']} → {f['channel']}: {f['n']} row(s), "
                       f"{f['attempts']} attempt(s), next {_local(f['next_attempt'])}: {f['error']}",
                       highlight=False, markup=False)
+    for d in dead[:DEAD_SHOWN]:
+        console.print(f"  dead #{d['id']}: {d['subscription']} → {d['channel']}: {d['rows']} item(s), "
+                      f"{d['attempts']} attempt(s): {d['error']}", highlight=False, markup=False,
+                      soft_wrap=True)
+    if dead:
+        more = f" ({len(dead) - DEAD_SHOWN} more: status --json)" if len(dead) > DEAD_SHOWN else ""
+        console.print(f"  requeue with: talentwatch outbox retry --id N | --all{more}", highlight=False)
     for name, nxt in digests.items():
         console.print(f"digest {name}: next {_local(nxt)}", highlight=False)
 

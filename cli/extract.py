@@ -24,7 +24,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import click
-from talentwatch.cli.app import main
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.core.config import ConfigError
 from talentwatch.core.profiles import PROFILES, Profile, get_profile
 from talentwatch.core.records import Article, FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
@@ -116,12 +117,13 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
                     attachments: bool, timeout: float) -> dict[str, Any]:
     """The JSON record of one target: its article, or with --list its items and next pages."""
     # lxml, parsel, charset-normalizer and trafilatura load when there is something to read
-    from talentwatch.crawler.decode import decode_html
+    from talentwatch.crawler.decode import decode_page
     from talentwatch.crawler.extract import extract
     from talentwatch.crawler.listing import parse_list
 
     url, body, content_type = _read_target(target, timeout)
-    _, html = decode_html(body, content_type)
+    decoded = decode_page(body, content_type)
+    html = decoded.text
     if as_list:
         listing = parse_list(html, url, article_re, profile)
         items = [{"url": i.url, "title": i.title, "date": i.date} for i in listing.items]
@@ -129,12 +131,14 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
     files = [_fetch_file(link, name, url, timeout) for link, name in find_attachment_links(html, url)] \
         if attachments else []
     page = Page(url=url, site=_site_of(url), html=html, profile=profile.name, files=files,
-                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), flags=decoded.flags)
     return _record(extract(page, profile))
 
 
 @main.command("extract")
 @click.argument("targets", nargs=-1, required=True)
+@click.option("--site", "site_name", metavar="NAME",
+              help="extract as the configured site NAME does: its profile, selectors and article_pattern")
 @click.option("--profile", "profile_name", type=click.Choice(sorted(PROFILES)), default=None,
               help="site profile to extract with (default: generic)")
 @click.option("-s", "--selector", "selectors", multiple=True, metavar="FIELD=CSS",
@@ -146,10 +150,22 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
 @click.option("--attachments/--no-attachments", default=True, show_default=True,
               help="fetch and read PDF/DOC/DOCX attachments linked from the page")
 @click.option("--timeout", default=20.0, show_default=True, help="seconds per request")
-def extract_cmd(targets: tuple[str, ...], profile_name: str | None, selectors: tuple[str, ...],
-                as_list: bool, pattern: str | None, attachments: bool, timeout: float) -> None:
+@pass_state
+def extract_cmd(state: State, targets: tuple[str, ...], site_name: str | None, profile_name: str | None,
+                selectors: tuple[str, ...], as_list: bool, pattern: str | None, attachments: bool,
+                timeout: float) -> None:
     """Extract article records from URLs or saved pages, one JSON line each."""
     overrides: dict[str, str] = {}
+    if site_name is not None:
+        if profile_name is not None:
+            raise click.UsageError("give --site or --profile, not both")
+        try:
+            site = state.config.site(site_name)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+        profile_name = site.profile
+        overrides.update({k: v for k, v in site.selectors.model_dump().items() if v})
+        pattern = pattern or site.article_pattern
     for item in selectors:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

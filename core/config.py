@@ -73,7 +73,7 @@ Cron = Annotated[str, BeforeValidator(lambda v: check_cron(str(v)))]
 class Selectors(Strict):
     """Per-site overrides of a site profile's fields (crawler/profiles.py)."""
 
-    list_mode: Literal["html", "inline_script"] | None = None
+    list_mode: Literal["html", "inline_script", "datastore"] | None = None
     list_item: str | None = None
     list_link: str | None = None
     list_date: str | None = None

@@ -30,6 +30,8 @@ class Page:
     last_modified: str | None = None
     # attachments (PDF, DOC, DOCX) the spider fetched for this page
     files: list[FetchedFile] = field(default_factory=list, repr=False)
+    # what fetching and decoding noticed, carried into Article.flags ("charset_mismatch")
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,7 +83,7 @@ class Article:
     parent_url: str | None = None  # a bulletin item points back at its issue
     # items split out of a bulletin; each is archived as an article of its own
     parts: list[Article] = field(default_factory=list, repr=False)
-    flags: list[str] = field(default_factory=list)  # e.g. "no_body"
+    flags: list[str] = field(default_factory=list)  # e.g. "no_body", "charset_mismatch"
     fetched_at: str | None = None
     etag: str | None = None
     last_modified: str | None = None

@@ -53,7 +53,7 @@ from scrapy.utils.defer import deferred_from_coro
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.records import FetchedFile, Gone, NotModified, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
-from talentwatch.crawler.decode import decode_text
+from talentwatch.crawler.decode import Decoded, decode_page
 from talentwatch.crawler.listing import ListItem, parse_list
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.storage import frontier, walks
@@ -69,10 +69,14 @@ def _header(response: Response, name: str) -> str | None:
     return value.decode("latin-1") if value else None
 
 
+def decoded_page(response: Response) -> Decoded:
+    """The page decoded as `talentwatch extract` decodes a page (crawler.decode): the same
+    bytes give the same text whichever way they come in, and the same flags (charset_mismatch)."""
+    return decode_page(response.body, _header(response, "Content-Type"))
+
+
 def page_text(response: Response) -> str:
-    """The page's text, decoded as `talentwatch extract` decodes a page (crawler.decode):
-    the same bytes give the same text whichever way they come in."""
-    return decode_text(response.body, _header(response, "Content-Type"))
+    return decoded_page(response).text
 
 
 def conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
@@ -336,7 +340,8 @@ class PortalSpider(scrapy.Spider):
             return
         if response.meta.get("kind") == "article":
             run.requested[response.url] = asked  # its frontier row leaves with the stored article
-        html = page_text(response)
+        decoded = decoded_page(response)
+        html = decoded.text
         page = Page(
             url=response.url,
             site=run.site.name,
@@ -348,6 +353,7 @@ class PortalSpider(scrapy.Spider):
             fetched_at=datetime.now(UTC).isoformat(timespec="seconds"),
             etag=_header(response, "ETag"),
             last_modified=_header(response, "Last-Modified"),
+            flags=decoded.flags,
         )
         links = find_attachment_links(html, response.url)
         if not links:

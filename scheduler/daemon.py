@@ -129,6 +129,7 @@ class OutboxWorker:
         self.local = threading.local()
         self.sent = 0
         self.failed = 0
+        self.dead = 0
         self.errors: list[str] = []
 
     def _open(self) -> None:
@@ -154,6 +155,7 @@ class OutboxWorker:
             return
         self.sent += report.sent
         self.failed += report.failed
+        self.dead += report.dead
         self.errors = (self.errors + report.errors)[-20:]
 
     def submit(self, digests: list[str] | None = None):

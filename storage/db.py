@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 
 class ArchiveError(Exception):
@@ -30,6 +32,8 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
     crawls (near-duplicate bands are looked up at random), small for a daemon
     that should hold its memory flat.
     """
+    import sqlite_utils  # here: `talentwatch validate` and `--help` do not pay for it
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

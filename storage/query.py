@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from talentwatch.core.safety import clean_text
+
 # runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
 WORD_RUN = re.compile(r"[^\W_]+")
 
@@ -252,8 +254,9 @@ def term_pattern(terms: list[Term]) -> re.Pattern | None:
 
 def highlight(text: str, pattern: re.Pattern | None, mark: tuple[str, str] = ("[", "]"),
               width: int = 120) -> str:
-    """A window of `text` around its first match, every match inside it marked."""
-    text = re.sub(r"\s+", " ", text or "").strip()
+    """A window of `text` around its first match, every match inside it marked (the text
+    without control characters: a snippet goes to a terminal or a web page)."""
+    text = re.sub(r"\s+", " ", clean_text(text)).strip()
     first = pattern.search(text) if pattern else None
     start = 0 if first is None else max(0, first.start() - width // 4)
     end = min(len(text), start + width)

@@ -110,8 +110,9 @@ OUTBOX = {
     "subscription": str,
     "channel": str,  # label of the channel (scheme, host, hash): never its secrets
     "message_id": str,  # stable id shared by the rows sent as one message
-    "status": str,  # held (waiting for a digest) | queued | sent
+    "status": str,  # held (waiting for a digest) | queued | sent | dead (parked: see outbox.requeue)
     "attempts": int,
+    "failure": str,  # transient | permanent: what the last failed attempt was (NULL: none)
     "next_attempt": str,
     "last_error": str,
     "created_at": str,

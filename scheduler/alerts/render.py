@@ -1,7 +1,9 @@
 """Messages from outbox rows: subject, plain text, HTML, chat markdown, JSON payload.
 
 Templates are Jinja2; the HTML one is autoescaped and the markdown one escapes
-every scraped field, so scraped text never becomes markup.
+every scraped field, so scraped text never becomes markup. Items are cleaned
+before rendering (sanitize.safe_item: no control characters, only http(s) URLs),
+and every link target goes through the `safe_url` / `mdurl` filters too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from zoneinfo import ZoneInfo
 import sqlite_utils
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from talentwatch.core.config import TIMEZONE
+from talentwatch.core.safety import safe_url
+from talentwatch.scheduler.alerts.sanitize import safe_item
 from talentwatch.storage.cells import json_cell
 
 PAYLOAD_SCHEMA = "talentwatch.alert/1"  # bump when a field changes meaning or goes away
@@ -29,8 +33,13 @@ def md_escape(value: Any) -> str:
 
 
 def md_url(value: Any) -> str:
-    """A URL safe inside a markdown link target."""
-    return str(value or "").replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+    """A URL safe inside a markdown link target: http(s) only (else empty), no bare parentheses."""
+    return (safe_url(value) or "").replace("(", "%28").replace(")", "%29").replace(" ", "%20")
+
+
+def href(value: Any) -> str:
+    """A link target for the HTML template: the URL if http(s), else empty (links nowhere)."""
+    return safe_url(value) or ""
 
 
 def _env() -> Environment:
@@ -41,6 +50,7 @@ def _env() -> Environment:
                       keep_trailing_newline=True)
     env.filters["md"] = md_escape
     env.filters["mdurl"] = md_url
+    env.filters["safe_url"] = href
     return env
 
 
@@ -143,6 +153,7 @@ def subject_for(mode: str, subscription: str, items: list[Item], now: datetime) 
 
 def render(message_id: str, subscription: str, mode: str, items: list[Item],
            now: datetime) -> Message:
+    items = [safe_item(i) for i in items]
     subject = subject_for(mode, subscription, items, now)
     sections = group_items(items) if mode == "digest" else [("", items)]
     context = {"subject": subject, "subscription": subscription, "mode": mode, "sections": sections,
