@@ -8,6 +8,7 @@ from talentwatch.cli import (  # noqa: F401  (each module registers its commands
     demo,
     extract,
     history,
+    maintenance,
     outbox,
     serve,
     sites,

@@ -94,11 +94,12 @@ def _workers_status(config: Any, db: Any) -> dict[str, Any]:
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 @pass_state
 def status(state: State, as_json: bool) -> None:
-    """Per site: last run, counts, errors, next run; the outbox's queue."""
+    """Per site: last run, counts, errors, next run, the frontier; the outbox's queue."""
     from rich.console import Console
     from rich.table import Table
     from talentwatch.scheduler.alerts.delivery import configured_pairs
     from talentwatch.scheduler.daemon import DaemonLock
+    from talentwatch.storage import frontier, walks
     from talentwatch.storage.crawlstate import last_run
     from talentwatch.storage.jobs import load_jobs
     from talentwatch.storage.outbox import counts, dead_messages, failing_channels
@@ -106,6 +107,7 @@ def status(state: State, as_json: bool) -> None:
 
     config = state.config
     db = open_archive(config.database)
+    walks.recover_runs(db)  # a run whose process is gone shows as interrupted, not running
     jobs = load_jobs(db)
     sites: list[dict[str, Any]] = []
     for site in config.sites:
@@ -120,6 +122,14 @@ def status(state: State, as_json: bool) -> None:
             "errors": last["errors"] if last else None, "last_error": errors[-1] if errors else None,
             "next_run": jobs.get(f"site:{site.name}", (None, None))[0],
         })
+        waiting = frontier.counts(db, site.name)
+        walk = walks.state(db, site.name)
+        sites[-1].update(
+            pending=waiting["pending"], failing=waiting["failing"], gone=waiting["gone"],
+            failing_last_error=waiting["failing_last_error"],
+            walk_completed=walk["completed"] if walk else None,
+            walk_stopped_at_limit=walk["stopped_at_limit"] if walk else None,
+            backfill_left=walk["backfill_left"] if walk else None)
     outbox = counts(db, configured_pairs(config))
     failing = failing_channels(db)
     dead = dead_messages(db)
@@ -137,19 +147,27 @@ def status(state: State, as_json: bool) -> None:
     console.print(f"daemon: {'running (pid ' + pid + ')' if pid else 'not running'}  archive: "
                   f"{config.database}", highlight=False)
     table = Table(title="sites")
-    for col in ("site", "schedule", "last run", "status", "pages", "new", "changed", "errors", "next run"):
-        table.add_column(col, justify="right" if col in ("pages", "new", "changed", "errors") else "left")
+    counted = ("pages", "new", "changed", "errors", "pending", "failing", "gone")
+    for col in ("site", "schedule", "last run", "status", "walk", *counted, "next run"):
+        table.add_column(col, justify="right" if col in counted else "left")
     for s in sites:
+        walk_shown = {None: "-", True: "complete", False: "incomplete"}[s["walk_completed"]]
         table.add_row(s["site"] + ("" if s["enabled"] else " (disabled)"), s["schedule"],
-                      _local(s["last_run"]), s["status"] or "never",
-                      *(str(s[k]) if s[k] is not None else "-"
-                        for k in ("pages", "new", "changed", "errors")),
+                      _local(s["last_run"]), s["status"] or "never", walk_shown,
+                      *(str(s[k]) if s[k] is not None else "-" for k in counted),
                       _local(s["next_run"]))
     console.print(table)
     console.print("times: China time (Asia/Shanghai); `status --json` gives them in UTC", highlight=False)
     for s in sites:
         if s["last_error"]:
             console.print(f"  {s['site']}: {s['last_error']}", highlight=False, markup=False)
+        if s["failing_last_error"]:
+            console.print(f"  {s['site']}: failing: {s['failing_last_error']}", highlight=False,
+                          markup=False)
+        if s["walk_stopped_at_limit"]:
+            console.print(f"  {s['site']}: the last walk stopped at max_list_pages; older list pages exist"
+                          f" (talentwatch crawl --backfill --site {s['site']})", highlight=False,
+                          markup=False)
     console.print(f"outbox: {outbox['queued']} queued ({outbox['failing']} failing), "
                   f"{outbox['held']} held for digests, {outbox['sent']} sent, {outbox['dead']} dead",
                   highlight=False)

@@ -193,6 +193,10 @@ def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
     # best candidate first: the profile's next link, then one labelled 下一页,
     # then index_N pages by number, so a walk goes newest to oldest
     section = _section(url)
+    # a numbered page's next pages have higher numbers: index_7's links back to index
+    # and index_1 are not where an older list goes on (a backfill starts halfway)
+    here = _PAGINATED.search(urlsplit(url).path)
+    here_number = int(here[1] or 0) if here else -1
     candidates: list[tuple[int, int, str]] = []
     if profile.next_page:
         for link in sel.css(profile.next_page):
@@ -206,7 +210,7 @@ def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
         label = link.xpath("string()").get("").strip()
         if any(lbl in label for lbl in _NEXT_LABELS):
             candidates.append((1, 0, target))
-        elif m := _PAGINATED.search(parts.path):
+        elif (m := _PAGINATED.search(parts.path)) and int(m[1] or 0) > here_number:
             candidates.append((2, int(m[1] or 0), target))
     for _, _, target in sorted(candidates, key=lambda c: (c[0], c[1])):
         if target not in page.next_pages:

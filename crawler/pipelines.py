@@ -10,6 +10,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -19,9 +20,11 @@ from scrapy.exceptions import DropItem
 from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.core.records import Article, Gone, NotModified, Page
 from talentwatch.crawler.extract import extract
+from talentwatch.crawler.lifeline import die_with_parent
 from talentwatch.relevance import Classifier, RelevanceConfig
 from talentwatch.storage.articles import save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
+from talentwatch.storage.frontier import settle_stored
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,9 @@ class WorkerPool:
 
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor is unsafe
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        # the workers die with this process, however it ends (kill -9 included)
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=die_with_parent, initargs=(os.getpid(),))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         for attempt in (1, 2):
@@ -135,7 +140,12 @@ class RelevancePipeline:
 
 class ArchivePipeline:
     """Every archive write of a crawl: each article (and its bulletin parts) in one
-    transaction each, and the re-check answers (not modified, withdrawn)."""
+    transaction each, and the re-check answers (not modified, withdrawn).
+
+    An article's frontier row leaves in the transaction of its last write (the
+    last bulletin part), so a kill in between fetches the page again. A write
+    that fails stops the crawl (RunTracker.storage_failed): nothing more is
+    stored, and what was not stored stays in the frontier for the next crawl."""
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
@@ -146,16 +156,30 @@ class ArchivePipeline:
 
     def process_item(self, item: Any) -> Any:
         tracker = self.crawler.spider.tracker
-        if isinstance(item, NotModified | Gone | Article):
-            tracker.item_done(item.site, store_record(tracker.db, item))
+        if not isinstance(item, (NotModified, Gone, Article)):
+            return item
+        if tracker.fatal is not None:
+            tracker.item_done(item.site, None)  # the crawl is stopping: store nothing more
+            return item
+        try:
+            run = tracker.get(item.site)
+            requested = run.requested.pop(item.url, item.url) if run and isinstance(item, Article) else None
+            outcome = store_record(tracker.db, item, requested)
+        except (sqlite3.Error, OSError) as exc:
+            tracker.storage_failed(exc)
+            tracker.item_done(item.site, None)
+            return item
+        tracker.item_done(item.site, outcome)
         return item
 
 
-def store_record(db: Any, item: Article | NotModified | Gone) -> str | None:
+def store_record(db: Any, item: Article | NotModified | Gone, requested: str | None = None) -> str | None:
     """Store one record of a crawl; returns its outcome for the run's counts (new, changed,
     duplicate, removed, not_modified, or None). The one storing path of the embedded
     crawl and of the crawl workers' archive writer (scheduler.dispatch); storing the same
-    record twice changes nothing the second time."""
+    record twice changes nothing the second time. An article's frontier row (under
+    `requested`, the URL as listed; default its own) leaves in the transaction of its
+    last write (the last bulletin part), so a kill in between fetches the page again."""
     if isinstance(item, NotModified):
         mark_not_modified(db, item.url)
         return "not_modified"
@@ -166,7 +190,12 @@ def store_record(db: Any, item: Article | NotModified | Gone) -> str | None:
         return outcome
     if "no_body" in item.flags:
         log.warning("no recognisable body in %s; stored with flag no_body", item.url)
-    _, kind = save_article(db, item)
-    for part in item.parts:
-        save_article(db, part)
+    listed = requested or item.url
+
+    def settle(db) -> None:
+        settle_stored(db, listed)
+
+    _, kind = save_article(db, item, also=None if item.parts else settle)
+    for i, part in enumerate(item.parts):
+        save_article(db, part, also=settle if i == len(item.parts) - 1 else None)
     return kind

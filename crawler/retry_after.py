@@ -49,11 +49,11 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 def defer_to_later_crawl(request: Request, not_before: datetime) -> None:
-    """Hook: tell later crawls not to ask for `request.url` before `not_before`.
+    """Say that `request.url` waits for a later crawl.
 
-    The persistent frontier (storage.frontier, issue 11) is the place for this; until
-    it is merged the URL is only recorded as failed in this run (the errback says why),
-    and an article stays unarchived so the next list walk meets it again."""
+    The spider's errback records an article so given up in the frontier as a transient
+    failure (storage.frontier.record_failure): later crawls ask for it again, with their
+    own backoff rather than the exact `not_before`."""
     log.info("%s: deferred to a crawl after %s", request.url, not_before.isoformat(timespec="seconds"))
 
 

@@ -268,6 +268,10 @@ class Daemon:
         if self.finished:
             return None
         self.finished = True
+        if self.tracker.fatal is not None:
+            # the archive cannot be written: stop (non-zero), what was not stored waits in the frontier
+            log.error("%s", self.tracker.fatal)
+            self.exit_code = 1
         for run in list(self.tracker.active.values()):
             self._close_early(run, "stopped before the site was done (daemon shutting down)")
         if self.workers is not None:

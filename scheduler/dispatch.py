@@ -207,7 +207,7 @@ class ArchiveWriter(ConsumerMixin):
             return
         counts = self.counts.setdefault(run_id, Counter())
         for data in body.get("records") or []:
-            counts[store_record(db, decode_record(data)) or "stored"] += 1
+            counts[store_record(db, decode_record(data), data.get("requested")) or "stored"] += 1
         if body.get("final"):
             self._finish(db, body, run_id, site_name, body.get("summary") or {})
 

@@ -164,8 +164,13 @@ class ForwardPipeline:
         tracker: TaskTracker = self.crawler.spider.tracker
         if isinstance(item, Article | NotModified | Gone):
             task = tracker.tasks.get(item.site)
+            run = tracker.get(item.site)
             if task is not None:
-                task.add(encode_record(item))
+                record = encode_record(item)
+                if isinstance(item, Article) and run is not None:
+                    # the URL as listed: the archive's frontier row of it leaves with the article
+                    record["requested"] = run.requested.pop(item.url, item.url)
+                task.add(record)
             tracker.item_done(item.site, None)
         return item
 

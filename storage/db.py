@@ -46,18 +46,49 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
     except (OSError, sqlite3.DatabaseError) as exc:
-        raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
+        raise ArchiveError(f"{path}: cannot open the archive: {exc}{_repair_hint(path, exc)}") from None
     return db
+
+
+_DEPTH = "_talentwatch_depth"  # how deep in `transaction` this connection is
+
+
+def _repair_hint(path: Path, exc: BaseException) -> str:
+    """What to do about a file SQLite finds damaged (see storage.health for the index)."""
+    text = str(exc).lower()
+    if "malformed" in text or "not a database" in text:
+        return f"; restore it from a backup, or salvage it with `sqlite3 {path} .recover`"
+    return ""
 
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
+
+    Nested use joins the outer transaction (schema creation wraps the index's
+    own set-up; a stored article takes its frontier row with it)."""
+    depth = getattr(db, _DEPTH, 0)
+    if depth:
+        setattr(db, _DEPTH, depth + 1)
+        try:
+            yield
+        finally:
+            setattr(db, _DEPTH, depth)
+        return
     conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
+    setattr(db, _DEPTH, 1)
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        setattr(db, _DEPTH, 0)
+        if conn.in_transaction:  # a full disk may already have rolled it back
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    setattr(db, _DEPTH, 0)
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
