@@ -204,6 +204,6 @@ def test_workers_settings_are_checked_before_anything_starts():
 
 def test_the_embedded_default_imports_no_celery():
     code = ("import sys; from talentwatch.cli import main; import talentwatch.scheduler.daemon;"
-            " print(sorted(m for m in ('celery', 'kombu', 'redis') if m in sys.modules))")
+            " print(sorted(m for m in ('celery', 'kombu') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
