@@ -108,7 +108,7 @@ class RunTracker:
     validators, the re-checks due, and where a run is opened and closed. A crawl worker
     (scheduler.workers) answers the same questions from its task instead of a database."""
 
-    def __init__(self, db: sqlite_utils.Database | None) -> None:
+    def __init__(self, db: sqlite_utils.Database) -> None:
         self.db = db
         self.active: dict[str, SiteRun] = {}
         self.finished: list[SiteRun] = []
