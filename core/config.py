@@ -283,6 +283,9 @@ class WorkersSettings(Strict):
     # Redis only: a task a worker took and never acknowledged (killed) goes back on the queue
     # after this long; it must exceed task_timeout, or a slow crawl would be handed out twice
     visibility_timeout: Duration = Field(default=1800, gt=0)
+    # at most this many sites due in the same tick go out as one task (one worker crawls them
+    # side by side, each under its own lease): Celery's cost per task is shared by the batch
+    batch: int = Field(default=25, ge=1, le=500)
 
     @field_validator("broker")
     @classmethod

@@ -137,8 +137,8 @@ class RunTracker:
         """Whether this walk may take shortcuts (storage.walks.begin)."""
         return walks.begin(self.db, site)
 
-    def is_known(self, url: str) -> bool:
-        """Whether the archive holds the article of `url` (the walk's stop rule)."""
+    def is_known(self, url: str, site: str | None = None) -> bool:
+        """Whether the archive holds the article of `url`, listed by `site` (the walk's stop rule)."""
         assert self.db is not None
         return find_article(self.db, url) is not None
 

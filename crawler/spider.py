@@ -286,7 +286,7 @@ class PortalSpider(scrapy.Spider):
             if item.url in run.seen or not self._allowed(site, item.url):
                 continue
             run.seen.add(item.url)
-            if self.tracker.is_known(item.url):
+            if self.tracker.is_known(item.url, site.name):
                 continue  # archived already: re-checks, not list walks, look at it again
             found.append((frontier.Seen(item.url, response.url, depth, pos, item.title, item.date), item))
         # into the frontier before any of them is requested: a kill from here on loses nothing

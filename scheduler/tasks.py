@@ -1,12 +1,12 @@
 """Crawl workers on Celery: the app, its two queues and the messages on them.
 
-    talentwatch.crawl    archive host -> workers: one task per due site (its payload below)
+    talentwatch.crawl    archive host -> workers: one task per batch of due sites (payload below)
     talentwatch.archive  workers -> archive host: the records of each run, and heartbeats
 
 Imported only when config.yaml has a `workers:` section (docs/scale.md). Both
-queues are durable and every message persistent; a crawl task is acknowledged
-late (after its records are on the archive queue) and the archive writer
-acknowledges a message only once it is stored.
+queues are durable and every message persistent; the archive writer
+acknowledges a message only once it is stored and then confirms the batch on
+the worker's reply queue; the crawl task is acknowledged after that (late acks).
 """
 
 from __future__ import annotations
@@ -15,13 +15,21 @@ from typing import Any
 
 from celery import Celery
 from kombu import Queue
-from talentwatch.core.config import SiteConfig, WorkersSettings
+from talentwatch.core.config import WorkersSettings
 from talentwatch.core.records import Article, Gone, NotModified
 
 CRAWL_QUEUE = "talentwatch.crawl"
 ARCHIVE_QUEUE = "talentwatch.archive"
 CRAWL_TASK = "talentwatch.crawl_site"
 HEARTBEAT_EVERY = 30.0  # seconds between a worker's heartbeats (status: workers seen recently)
+REPLY_TTL = 600  # seconds a confirmation waits for its worker (one gone meanwhile never reads it)
+REPLY_QUEUE_EXPIRES = 3600  # seconds: the reply queue of a worker gone for good is deleted after
+
+
+def reply_queue(worker: str) -> Queue:
+    """A worker process's own queue: the archive writer confirms there each batch it stored."""
+    name = f"talentwatch.reply.{worker}"
+    return Queue(name, routing_key=name, durable=False, expires=REPLY_QUEUE_EXPIRES)
 
 
 def archive_queue() -> Queue:
@@ -54,23 +62,41 @@ def lease_seconds(settings: WorkersSettings) -> float:
 
 
 # -- the crawl task's payload -----------------------------------------------------------
+#
+# One task carries a batch of sites (those due in the same tick, up to `workers.batch`):
+# Celery's cost per task and the archive writer's per message are shared by the batch,
+# while each site keeps its own lease, run and records.
 
-def build_payload(site: SiteConfig, relevance_json: str, *, run_id: int, lease: str, expires: float,
-                  known: list[str], validators: dict[str, tuple[str | None, str | None]],
-                  rechecks: list[dict[str, Any]], pending: list[dict[str, Any]]) -> dict[str, Any]:
-    """What a worker needs from the archive to crawl `site` as the embedded crawl would."""
-    return {
-        "site": site.model_dump(mode="json", by_alias=True),
+def site_payload(site_json: str, *, run_id: int, lease: str, shortcuts: bool, known: list[str] | None,
+                 validators: dict[str, tuple[str | None, str | None]], rechecks: list[dict[str, Any]],
+                 pending: list[dict[str, Any]]) -> dict[str, Any]:
+    """What a worker needs from the archive to crawl one site as the embedded crawl would;
+    empty parts are left out (an idle site's entry is a few hundred bytes)."""
+    entry: dict[str, Any] = {
         # as JSON text, made once per `run`: a worker validates each distinct text once
-        "relevance": relevance_json,
-        "run_id": run_id, "lease": lease, "expires": expires,
-        "known": known,  # identities (canonical URL, stable key) of the site's archived articles
-        "list_validators": {url: list(v) for url, v in validators.items()},
-        "rechecks": rechecks,  # url, etag, last_modified of the known articles due again
+        "site": site_json, "run_id": run_id, "lease": lease,
+        # the walk may take shortcuts (a 304 ends it; storage.walks.begin on the archive host)
+        "shortcuts": shortcuts,
+    }
+    if known is not None:
+        # identities (URL, canonical URL, stable key) of the site's archived articles, for the
+        # walk's stop rule; left out when every start page will be asked conditionally (a 304
+        # needs none): a list page that changed then sends the site back for them ("needs_known")
+        entry["known"] = known
+    if validators:
+        entry["list_validators"] = {url: list(v) for url, v in validators.items()}
+    if rechecks:
+        entry["rechecks"] = rechecks  # url, etag, last_modified of the known articles due again
+    if pending:
         # frontier URLs listed earlier and not stored yet (url, list_url, list_page, list_pos,
         # list_title, list_date): the worker asks for them first, as the embedded crawl does
-        "pending": pending,
-    }
+        entry["pending"] = pending
+    return entry
+
+
+def batch_payload(relevance_json: str, expires: float, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    # the relevance config as JSON text, once per batch (validated once per text by a worker)
+    return {"relevance": relevance_json, "expires": expires, "sites": entries}
 
 
 # -- records on the archive queue ------------------------------------------------------

@@ -3,28 +3,32 @@
 Design (docs/scale.md): Twisted's reactor cannot be restarted in one process,
 so each worker process runs ONE long-lived Scrapy crawler on a reactor thread
 (as the daemon does: PortalSpider with keep_open), and Celery's thread pool
-runs the tasks. A task hands its site to the spider, waits for the run to end,
-and sends the run's records — extracted, classified, normalised articles,
-not-modified and gone answers, and the run's summary — to the archive queue.
-Start-up (Scrapy, the reactor, the extraction processes) is paid once per
-worker, not per task. The worker never opens the archive: what the crawl needs
-from it (known articles, list validators, due re-checks) comes in the task.
+runs the tasks. A task (a batch of due sites) hands its sites to the spider,
+which crawls them side by side, and sends the runs' records — extracted,
+classified, normalised articles, not-modified and gone answers, each run's
+summary and what its walk left in the frontier — to the archive queue, a few
+dozen to a message; it returns (and is acknowledged) once the archive host
+confirms them stored. Start-up (Scrapy, the reactor, the extraction processes)
+is paid once per worker, not per task. The worker never opens the archive: what
+the crawl needs from it (known articles, list validators, due re-checks,
+pending frontier URLs) comes in the task.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import queue
 import socket
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from kombu.mixins import ConsumerMixin
 from talentwatch.core.config import Config, SiteConfig
 from talentwatch.crawler.pipelines import RelevancePipeline, _classify_job
 from talentwatch.crawler.runs import RunTracker, SiteRun
@@ -36,13 +40,17 @@ from talentwatch.scheduler.tasks import (
     archive_queue,
     encode_record,
     make_app,
+    reply_queue,
 )
+from talentwatch.storage import frontier
 from talentwatch.storage.identity import canonical_url, stable_key
 
 log = logging.getLogger(__name__)
 
 ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
-CHUNK = 25  # records per message on the archive queue: a backfill never makes one huge message
+CHUNK = 25  # records (and runs' ends) per message on the archive queue: never one huge message
+FLUSH_AFTER = 2.0  # seconds a record or a run's end waits for others before it is sent anyway
+CONFIRM_WAIT = 60.0  # seconds a task waits for the archive host to confirm its records stored
 
 
 def identities(url: str) -> list[str]:
@@ -54,27 +62,53 @@ def identities(url: str) -> list[str]:
     return keys
 
 
-class Task:
-    """One crawl task on this worker: its payload, and the records waiting to be sent."""
+_sites_checked: dict[str, SiteConfig] = {}
 
-    def __init__(self, payload: dict[str, Any]) -> None:
-        self.payload = payload
-        self.site = SiteConfig.model_validate(payload["site"])
-        self.known = set(payload.get("known") or [])
-        self.validators = {u: tuple(v) for u, v in (payload.get("list_validators") or {}).items()}
-        self.relevance_json = _relevance_json(payload.get("relevance"))
-        self.outgoing: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.buffer: list[dict[str, Any]] = []
+
+def _site(text: str) -> SiteConfig:
+    """A task's site settings (JSON text), validated once per distinct text."""
+    site = _sites_checked.get(text)
+    if site is None:
+        if len(_sites_checked) > 10_000:  # bounded: a config edited many times over a long life
+            _sites_checked.clear()
+        site = _sites_checked[text] = SiteConfig.model_validate_json(text)
+    return site
+
+
+class SiteTask:
+    """One site of a crawl task: its part of the payload, and what its walk left behind."""
+
+    def __init__(self, entry: dict[str, Any], relevance_json: str, batch: Batch) -> None:
+        self.entry = entry
+        self.site = _site(entry["site"])
+        self.run_id = int(entry["run_id"])
+        self.lease = str(entry["lease"])
+        self.shortcuts = bool(entry.get("shortcuts"))
+        # None: sent without them (every start page is asked conditionally; a 304 needs none)
+        self.known: set[str] | None = set(entry["known"]) if "known" in entry else None
+        self.needs_known = False  # a list page changed while `known` was left out
+        self.validators = {u: tuple(v) for u, v in (entry.get("list_validators") or {}).items()}
+        self.relevance_json = relevance_json
+        self.batch = batch
+        self.stored: set[str] = set()  # frontier URLs (as listed) of the articles sent to be stored
 
     def add(self, record: dict[str, Any]) -> None:
-        self.buffer.append(record)
-        if len(self.buffer) >= CHUNK:
-            self.flush()
+        record["run_id"] = self.run_id
+        self.batch.outgoing.put(("record", record))
 
-    def flush(self) -> None:
-        if self.buffer:
-            self.outgoing.put(("records", self.buffer))
-            self.buffer = []
+    def end(self, summary: dict[str, Any]) -> None:
+        self.batch.outgoing.put(("ended", {"site": self.site.name, "run_id": self.run_id,
+                                           "lease": self.lease, "summary": summary}))
+
+
+class Batch:
+    """A crawl task: its sites, crawled side by side; what they send comes on `outgoing`."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        relevance_json = _relevance_json(payload.get("relevance"))
+        self.outgoing: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.sites = [SiteTask(entry, relevance_json, self) for entry in payload.get("sites") or []]
+        self.id = uuid.uuid4().hex
 
 
 _relevance_checked: dict[str, str] = {}
@@ -96,8 +130,9 @@ class TaskTracker(RunTracker):
 
     Its `db` is a scratch archive of this worker process (a temporary file, never the
     real archive): crawl state the spider keeps as it goes (the frontier of the site's
-    walk) lands there, seeded from the task's pending URLs, and nothing in it is sent
-    anywhere; the records are."""
+    walk, a backfill cursor offered at max_list_pages) lands there, seeded from the task's
+    pending URLs; when the run ends, what is left of it for the site goes back with the
+    run's summary (dispatch.apply_frontier) and is cleared here."""
 
     def __init__(self) -> None:
         import tempfile
@@ -106,25 +141,37 @@ class TaskTracker(RunTracker):
 
         scratch = Path(tempfile.mkdtemp(prefix="talentwatch-worker-")) / "scratch.db"
         super().__init__(open_archive(scratch, cache_mb=2))
-        self.tasks: dict[str, Task] = {}  # by site name; a site has one task at a time
+        self.tasks: dict[str, SiteTask] = {}  # by site name; a site has one task at a time
 
-    def seed(self, task: Task) -> None:
+    def seed(self, task: SiteTask) -> None:
         """Load the task's pending frontier URLs into the scratch archive's frontier."""
-        assert self.db is not None
-        if not self.db.table("frontier").exists():
-            return  # an archive without a frontier (storage.frontier)
-        frontier = importlib.import_module("talentwatch.storage.frontier")
-        self.db.execute("DELETE FROM frontier WHERE site = ?", [task.site.name])
+        pending = task.entry.get("pending") or []
+        if not pending:
+            return
         frontier.record_seen(self.db, task.site.name, [
             frontier.Seen(row["url"], row.get("list_url") or row["url"], int(row.get("list_page") or 1),
                           int(row.get("list_pos") or 0), row.get("list_title"), row.get("list_date"))
-            for row in task.payload.get("pending") or [] if isinstance(row, dict)])
+            for row in pending if isinstance(row, dict)])
 
     def open_run(self, site: SiteConfig) -> int:
-        return int(self.tasks[site.name].payload["run_id"])
+        return self.tasks[site.name].run_id
 
-    def is_known(self, url: str) -> bool:
-        return any(key in task.known for task in self.tasks.values() for key in identities(url))
+    def walk_shortcuts(self, site: SiteConfig) -> bool:
+        # decided on the archive host, which keeps the site's walks (storage.walks.begin)
+        return self.tasks[site.name].shortcuts
+
+    def is_known(self, url: str, site: str | None = None) -> bool:
+        tasks = [self.tasks[site]] if site in self.tasks else list(self.tasks.values())
+        for task in tasks:
+            if task.known is None:
+                # a list page was read on a walk sent without the site's known articles:
+                # nothing of it is fetched (all counts as known, so the walk stops here)
+                # and the archive host sends the site again with them
+                task.needs_known = True
+                return True
+            if any(key in task.known for key in identities(url)):
+                return True
+        return False
 
     def list_validators(self, url: str) -> tuple[str | None, str | None]:
         for task in self.tasks.values():
@@ -134,18 +181,48 @@ class TaskTracker(RunTracker):
         return None, None
 
     def due_rechecks(self, site: SiteConfig, everything: bool) -> list[dict[str, Any]]:
-        return list(self.tasks[site.name].payload.get("rechecks") or [])
+        return list(self.tasks[site.name].entry.get("rechecks") or [])
 
     def record_finish(self, run: SiteRun) -> None:
         task = self.tasks.pop(run.site.name, None)
         if task is None:
             return
-        task.flush()
-        task.outgoing.put(("done", {
+        summary: dict[str, Any] = {
             "pages": run.pages, "errors": run.errors, "failed": run.failed,
             "not_modified": run.not_modified, "requests": dict(run.requests),
+            "walk_ok": run.walk_ok, "stopped_at_limit": bool(run.stopped_at_limit),
             "list_validators": {u: list(v) for u, v in run.list_validators.items()},
-        }))
+        }
+        if task.needs_known:
+            summary["needs_known"] = True
+        summary.update(self._left_behind(task))
+        task.end(summary)
+
+    def _left_behind(self, task: SiteTask) -> dict[str, Any]:
+        """The walk's frontier rows not stored (failed, final, or never asked) and its offered
+        backfill cursors, taken out of the scratch archive."""
+        name = task.site.name
+        rows = [dict(r) for r in self.db.query(
+            "SELECT url, list_url, list_page, list_pos, list_title, list_date, state, attempts,"
+            " last_error FROM frontier WHERE site = ?", [name])]
+        cursors = self.db.execute("SELECT start_url, next_url, depth FROM backfill_cursors WHERE site = ?",
+                                  [name]).fetchall()
+        if rows:
+            self.db.execute("DELETE FROM frontier WHERE site = ?", [name])
+        if cursors:
+            self.db.execute("DELETE FROM backfill_cursors WHERE site = ?", [name])
+        if rows or cursors:
+            self.db.conn.commit()
+        left: dict[str, Any] = {}
+        kept = [{"url": r["url"], "list_url": r["list_url"], "list_page": r["list_page"],
+                 "list_pos": r["list_pos"], "list_title": r["list_title"], "list_date": r["list_date"],
+                 "state": r["state"], "failed": bool(r["attempts"]), "error": r["last_error"]}
+                for r in rows if r["url"] not in task.stored]
+        if kept:
+            left["frontier"] = kept
+        if cursors:
+            left["cursors"] = [list(c) for c in cursors]
+        return left
 
 
 class ForwardPipeline:
@@ -167,9 +244,10 @@ class ForwardPipeline:
             run = tracker.get(item.site)
             if task is not None:
                 record = encode_record(item)
-                if isinstance(item, Article) and run is not None:
+                if isinstance(item, Article):
                     # the URL as listed: the archive's frontier row of it leaves with the article
-                    record["requested"] = run.requested.pop(item.url, item.url)
+                    record["requested"] = run.requested.pop(item.url, item.url) if run else item.url
+                    task.stored.add(record["requested"])
                 task.add(record)
             tracker.item_done(item.site, None)
         return item
@@ -256,18 +334,22 @@ class CrawlEngine:
         runner.crawl(self.crawler, sites=[], tracker=self.tracker, keep_open=True)
         reactor.run(installSignalHandlers=False)  # type: ignore[misc, call-arg]
 
-    def submit(self, task: Task, timeout: float) -> None:
-        """Start the task's run on the reactor thread; its records arrive on task.outgoing."""
+    def submit(self, batch: Batch, timeout: float) -> None:
+        """Start the batch's runs on the reactor thread; what they send arrives on batch.outgoing."""
         from twisted.internet import reactor
 
-        reactor.callFromThread(self._begin, task, timeout)
+        reactor.callFromThread(self._begin, batch, timeout)
 
-    def _begin(self, task: Task, timeout: float) -> None:
+    def _begin(self, batch: Batch, timeout: float) -> None:
+        for task in batch.sites:
+            self._begin_site(task, timeout)
+
+    def _begin_site(self, task: SiteTask, timeout: float) -> None:
         from twisted.internet import reactor
 
         site = task.site
         if site.name in self.tracker.tasks:
-            task.outgoing.put(("done", {"refused": "a run of this site is still going on this worker"}))
+            task.end({"refused": "a run of this site is still going on this worker"})
             return
         # this site's politeness (delay, concurrency) for the downloader, as the daemon sets it
         slots = self.crawler.engine.downloader.per_slot_settings
@@ -279,7 +361,7 @@ class CrawlEngine:
             run = self.spider.schedule_site(site)
         except Exception as exc:  # a payload the spider cannot use: report it, do not hang
             self.tracker.tasks.pop(site.name, None)
-            task.outgoing.put(("done", {"refused": f"could not start: {exc}"}))
+            task.end({"refused": f"could not start: {exc}"})
             return
         if run is not None:
             # twisted types the reactor module as its interface, whose methods lack self
@@ -290,6 +372,36 @@ class CrawlEngine:
             if run.pages == 0:
                 run.start_failures = len(run.site.start_urls)
             self.tracker.close(run, f"timed out after {limit:.0f}s")
+
+
+class ReplyListener(ConsumerMixin):
+    """This worker's reply queue: the archive host confirms each batch once it is stored."""
+
+    def __init__(self, app: Celery, name: str) -> None:
+        self.connection = app.connection_for_read()
+        self.queue = reply_queue(name)
+        self.lock = threading.Lock()
+        self.waiting: dict[str, threading.Event] = {}
+
+    def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:  # noqa: N803 (kombu's name)
+        return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=["json"])]
+
+    def expect(self, batch: str) -> threading.Event:
+        event = threading.Event()
+        with self.lock:
+            self.waiting[batch] = event
+        return event
+
+    def forget(self, batch: str) -> None:
+        with self.lock:
+            self.waiting.pop(batch, None)
+
+    def on_message(self, body: Any, message: Any) -> None:
+        with self.lock:
+            event = self.waiting.get(str(body.get("batch")) if isinstance(body, dict) else "")
+        if event is not None:
+            event.set()
+        message.ack()
 
 
 class Worker:
@@ -305,6 +417,7 @@ class Worker:
         self.lock = threading.Lock()
         self.active = 0
         self.done = 0
+        self.replies: ReplyListener | None = None  # started by run()
         self.app.task(name=CRAWL_TASK)(self._task)
 
     def _engine(self) -> CrawlEngine:
@@ -314,32 +427,66 @@ class Worker:
         return self.engine
 
     def _task(self, payload: dict[str, Any]) -> str:
+        batch = Batch(payload)
         if float(payload.get("expires") or 0) < time.time():
-            # the lease ran out while the task waited: the archive host may have sent a newer
-            # task for this site, which must be the only crawl of it
-            self.publish({"kind": "expired", "site": payload["site"].get("name"),
-                          "run_id": payload.get("run_id"), "lease": payload.get("lease"),
-                          "worker": self.name})
+            # the leases ran out while the task waited: the archive host may have sent newer
+            # tasks for these sites, which must be their only crawls
+            for task in batch.sites:
+                task.end({"refused": "task expired before a worker took it", "failed": True})
+            self.send(batch)
             return "expired"
         engine = self._engine()
-        task = Task(payload)
         with self.lock:
-            self.active += 1
+            self.active += len(batch.sites)
         try:
-            engine.submit(task, self.settings.task_timeout)
-            head = {"kind": "run", "site": task.site.name, "run_id": payload["run_id"],
-                    "lease": payload["lease"], "worker": self.name}
-            while True:
-                what, data = task.outgoing.get()
-                if what == "records":
-                    self.publish(head | {"records": data})
-                    continue
-                self.publish(head | {"records": [], "final": True, "summary": data})
-                return "done"
+            engine.submit(batch, self.settings.task_timeout)
+            self.send(batch)
+            return "done"
         finally:
             with self.lock:
-                self.active -= 1
-                self.done += 1
+                self.active -= len(batch.sites)
+                self.done += len(batch.sites)
+
+    def send(self, batch: Batch) -> None:
+        """Send what the batch's runs yield to the archive queue, CHUNK items a message (or
+        fewer after FLUSH_AFTER seconds); return once the archive host confirms the last
+        message stored (late acknowledgement), or after CONFIRM_WAIT seconds with the
+        records safe on the durable archive queue (the archive host is down: docs/scale.md)."""
+        records: list[dict[str, Any]] = []
+        ended: list[dict[str, Any]] = []
+        left = len(batch.sites)
+        oldest: float | None = None
+        head = {"kind": "batch", "batch": batch.id, "worker": self.name}
+        while left:
+            wait = None if oldest is None else max(0.0, oldest + FLUSH_AFTER - time.monotonic())
+            try:
+                what, data = batch.outgoing.get(timeout=wait)
+            except queue.Empty:
+                what, data = "", {}
+            if what == "record":
+                records.append(data)
+            elif what == "ended":
+                ended.append(data)
+                left -= 1
+            if what and oldest is None:
+                oldest = time.monotonic()
+            if left and len(records) + len(ended) < CHUNK and (
+                    oldest is None or time.monotonic() - oldest < FLUSH_AFTER):
+                continue
+            if not left:
+                break
+            self.publish(head | {"records": records, "ended": ended})
+            records, ended, oldest = [], [], None
+        confirmed = self.replies.expect(batch.id) if self.replies else None
+        try:
+            self.publish(head | {"records": records, "ended": ended, "final": True,
+                                 "reply_to": self.replies.queue.name if self.replies else None})
+            if confirmed is not None and not confirmed.wait(CONFIRM_WAIT):
+                log.warning("batch %s: no confirmation from the archive host within %.0fs; its"
+                            " records wait on the archive queue", batch.id, CONFIRM_WAIT)
+        finally:
+            if self.replies:
+                self.replies.forget(batch.id)
 
     def publish(self, body: dict[str, Any]) -> None:
         """Send one message to the archive queue, retrying through a broker outage: the task
@@ -364,6 +511,8 @@ class Worker:
     def run(self, concurrency: int, loglevel: str = "INFO") -> None:
         stop = threading.Event()
         threading.Thread(target=self.heartbeat, args=(stop,), name="heartbeat", daemon=True).start()
+        self.replies = ReplyListener(self.app, self.name)
+        threading.Thread(target=self.replies.run, name="replies", daemon=True).start()
         try:
             self.app.worker_main(argv=[
                 "worker", "--pool", "threads", "--concurrency", str(concurrency),
@@ -372,3 +521,4 @@ class Worker:
                 "--loglevel", loglevel])
         finally:
             stop.set()
+            self.replies.should_stop = True

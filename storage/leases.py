@@ -23,6 +23,8 @@ LEASES = {
     "expires_at": str,
 }
 
+WORKERS = {"name": str, "last_seen": str, "active": int, "runs": int}
+
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
@@ -33,9 +35,17 @@ def ensure_table(db: sqlite_utils.Database) -> None:
         db.table("site_leases").create(LEASES, pk="site")
 
 
-def take(db: sqlite_utils.Database, site: str, seconds: float, now: datetime | None = None) -> str | None:
-    """A new lease on `site` for `seconds`, or None while another one is live."""
+def ensure_tables(db: sqlite_utils.Database) -> None:
+    """Both tables, made once when `run` starts with `workers:` (not on every lease: a
+    schema change on each check would contend with the archive writer for the lock)."""
     ensure_table(db)
+    if not db.table("crawl_workers").exists():
+        db.table("crawl_workers").create(WORKERS, pk="name", defaults={"runs": 0})
+
+
+def take(db: sqlite_utils.Database, site: str, seconds: float, now: datetime | None = None) -> str | None:
+    """A new lease on `site` for `seconds`, or None while another one is live (tables made
+    by ensure_tables; inside a caller's transaction it joins it)."""
     now = now or datetime.now(UTC)
     token = uuid.uuid4().hex
     with transaction(db):
@@ -55,7 +65,6 @@ def attach_run(db: sqlite_utils.Database, site: str, token: str, run_id: int) ->
 
 def release(db: sqlite_utils.Database, site: str, token: str) -> bool:
     """Give the lease back; False when `token` no longer holds it (expired and taken again)."""
-    ensure_table(db)
     with transaction(db):
         cur = db.execute("DELETE FROM site_leases WHERE site = ? AND token = ?", [site, token])
     return cur.rowcount > 0
@@ -71,19 +80,14 @@ def live(db: sqlite_utils.Database, now: datetime | None = None) -> list[dict[st
 
 # -- workers seen (heartbeats and runs reach the archive host on the archive queue) ------
 
-WORKERS = {"name": str, "last_seen": str, "active": int, "runs": int}
-
-
 def saw_worker(db: sqlite_utils.Database, name: str, at: str, active: int | None = None,
-               run_done: bool = False) -> None:
-    """A worker was heard from: a heartbeat (with its sites in progress) or a run's end."""
-    if not db.table("crawl_workers").exists():
-        db.table("crawl_workers").create(WORKERS, pk="name", defaults={"runs": 0})
+               runs_done: int = 0) -> None:
+    """A worker was heard from: a heartbeat (with its sites in progress) or runs' ends."""
     with transaction(db):
         db.execute("INSERT INTO crawl_workers (name, last_seen, active, runs) VALUES (?, ?, ?, ?)"
                    " ON CONFLICT(name) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen),"
                    " active = COALESCE(excluded.active, active), runs = runs + excluded.runs",
-                   [name, at, active, int(run_done)])
+                   [name, at, active, runs_done])
 
 
 def workers_seen(db: sqlite_utils.Database, since: datetime) -> list[dict[str, Any]]:
