@@ -24,7 +24,6 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -128,19 +127,18 @@ def _relevance_json(data: Any) -> str:
 class TaskTracker(RunTracker):
     """The RunTracker of a worker: the archive's answers come from each task's payload.
 
-    Its `db` is a scratch archive of this worker process (a temporary file, never the
-    real archive): crawl state the spider keeps as it goes (the frontier of the site's
+    Its `db` is a scratch archive of this worker process (in memory, never the real
+    archive): crawl state the spider keeps as it goes (the frontier of the site's
     walk, a backfill cursor offered at max_list_pages) lands there, seeded from the task's
     pending URLs; when the run ends, what is left of it for the site goes back with the
     run's summary (dispatch.apply_frontier) and is cleared here."""
 
     def __init__(self) -> None:
-        import tempfile
-
         from talentwatch.storage.schema import open_archive
 
-        scratch = Path(tempfile.mkdtemp(prefix="talentwatch-worker-")) / "scratch.db"
-        super().__init__(open_archive(scratch, cache_mb=2))
+        # in memory: a few rows per site and run, read and cleared at the run's end; a file
+        # would cost a write (and its WAL) on every check for nothing kept
+        super().__init__(open_archive(":memory:", cache_mb=2))
         self.tasks: dict[str, SiteTask] = {}  # by site name; a site has one task at a time
 
     def seed(self, task: SiteTask) -> None:

@@ -207,3 +207,55 @@ def test_the_embedded_default_imports_no_celery():
             " print(sorted(m for m in ('celery', 'kombu') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def frontier_rows(database: Path) -> list[tuple]:
+    conn = sqlite3.connect(database)
+    rows = sorted(conn.execute("SELECT url, site, state, attempts, last_error FROM frontier"))
+    conn.close()
+    return rows
+
+
+def runs_by_site(database: Path) -> Counter:
+    conn = sqlite3.connect(database)
+    runs = Counter(conn.execute("SELECT site, status FROM crawl_runs"))
+    conn.close()
+    return runs
+
+
+def test_failures_and_changed_lists_end_as_in_the_embedded_crawl(tmp_path, broker):  # noqa: F811
+    """A notice that fails to load stays in the frontier with its error, as the embedded crawl
+    keeps it, and is stored on the next check; a list page that changed after an idle check
+    (sent without the site's known articles) gives the new notice only, in one run."""
+    names = build_portals(tmp_path / "portals", 3, articles=3)
+    embedded = write_config(tmp_path / "embedded" / "config.yaml", [])
+    with serve_counting(tmp_path / "portals") as (base, traffic):
+        sites = portal_sites(base, names)
+        write_config(embedded, sites)
+        distributed = write_config(tmp_path / "distributed" / "config.yaml", sites, broker.url)
+        broken = f"/{names[0]}/rcgz/content/post_{6000 + 100 + 1}.html"
+        traffic.forced[broken] = 503
+        with workers(distributed, 2, tmp_path):
+            rounds = []
+            for step in ("failure", "recovered", "idle", "changed"):
+                if step == "recovered":
+                    traffic.forced.clear()
+                if step == "changed":
+                    time.sleep(1.1)  # a new mtime: the list pages' ETags change
+                    build_portals(tmp_path / "portals", 3, articles=4)
+                for config in (embedded, distributed):
+                    result = talentwatch(config, "run", "--once")
+                    assert result.returncode == 0, result.stderr
+                rounds.append((step, [(frontier_rows(c.parent / "archive.db"),
+                                       snapshot(c.parent / "archive.db")) for c in (embedded, distributed)]))
+    for step, (want, got) in rounds:
+        assert got == want, step
+    failure = rounds[0][1][1][0]
+    assert [(url.endswith(broken), state, attempts, "503" in error)
+            for url, _, state, attempts, error in failure] == [(True, "pending", 1, True)]
+    assert rounds[1][1][1][0] == []  # stored on the next check: gone from the frontier
+    assert len(rounds[3][1][1][1]["articles"]) == 12
+    # one run per site and check, none failed, through the workers as embedded
+    runs = runs_by_site(tmp_path / "distributed" / "archive.db")
+    assert runs == runs_by_site(tmp_path / "embedded" / "archive.db")
+    assert set(runs.values()) == {4} and {status for _, status in runs} == {"ok"}
