@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.daemon_cost import SERVER  # noqa: E402  (the same portals as the daemon's bench)
 
 TICK = os.sysconf("SC_CLK_TCK")
+IDLE = 10.0  # seconds of nothing due after the last cycle: the idle CPU of each process
 
 
 def proc_cpu(pid: int) -> float:
@@ -123,15 +124,22 @@ def main() -> None:
             if self.stopping:
                 return
             self.samples.append(self._sample())
+            if os.environ.get("TW_BENCH_MARKS"):
+                print(f"mark cycle {self.cycle} at {time.time():.1f}", flush=True)
             self.cycle += 1
             if self.cycle > args.cycles:
-                self.stop()
+                # then IDLE seconds with nothing due: what the processes burn doing nothing
+                self.loop.call_later(IDLE, self._idle_done)
                 return
             self.done_in_cycle = 0
             now = datetime.now(UTC)
             for name in self.sites:
                 self.scheduler.modify_job(f"site:{name}", next_run_time=now)
             self.scheduler.wakeup()
+
+        def _idle_done(self) -> None:
+            self.idle = self._sample()
+            self.stop()
 
         def _run_finished(self, run) -> None:
             super()._run_finished(run)
@@ -162,6 +170,11 @@ def main() -> None:
           f"broker {broker:.2f} ms = {total:.2f} ms CPU per check")
     print(f"  the queue's added cost: {total - embedded_ms:+.2f} ms per check (target ≤ 1 ms); "
           f"{checks / wall:.0f} checks per second")
+    idle = daemon.idle
+    rates = [(idle[k] - end[k]) / (idle[3] - end[3]) * 1000 for k in range(3)]
+    print(f"  idle (nothing due, {IDLE:.0f} s): archive host {rates[0]:.1f} + workers {rates[1]:.1f}"
+          f" + broker {rates[2]:.1f} ms CPU per second;"
+          f" {sum(rates) * wall / checks:.2f} ms of the per-check total above")
     startups = [float(m) for i in range(2) for m in re.findall(
         r"crawler ready in ([\d.]+) s", (workdir / f"worker{i}.log").read_text())]
     print("  worker start-up (Scrapy, reactor, extraction process; once per worker process): "

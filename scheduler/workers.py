@@ -90,6 +90,7 @@ class SiteTask:
         self.relevance_json = relevance_json
         self.batch = batch
         self.stored: set[str] = set()  # frontier URLs (as listed) of the articles sent to be stored
+        self.changes = 0  # the scratch archive's count of changed rows when the run began
 
     def add(self, record: dict[str, Any]) -> None:
         record["run_id"] = self.run_id
@@ -199,6 +200,8 @@ class TaskTracker(RunTracker):
     def _left_behind(self, task: SiteTask) -> dict[str, Any]:
         """The walk's frontier rows not stored (failed, final, or never asked) and its offered
         backfill cursors, taken out of the scratch archive."""
+        if self.db.conn.total_changes == task.changes:
+            return {}  # nothing written to the scratch archive since the run began (the idle case)
         name = task.site.name
         rows = [dict(r) for r in self.db.query(
             "SELECT url, list_url, list_page, list_pos, list_title, list_date, state, attempts,"
@@ -355,6 +358,7 @@ class CrawlEngine:
             slots[domain] = {"delay": site.delay, "concurrency": self.config.crawl.concurrency_per_domain}
         self.tracker.tasks[site.name] = task
         try:
+            task.changes = self.tracker.db.conn.total_changes  # before the seed: its rows are cleared too
             self.tracker.seed(task)
             run = self.spider.schedule_site(site)
         except Exception as exc:  # a payload the spider cannot use: report it, do not hang
