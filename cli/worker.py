@@ -11,7 +11,7 @@ from talentwatch.core.config import ConfigError
 
 @main.command()
 @click.option("--concurrency", "-c", type=click.IntRange(1, 64), default=2, show_default=True,
-              help="sites this worker crawls at once")
+              help="tasks this worker runs at once (each a batch of up to `workers.batch` sites)")
 @pass_state
 def worker(state: State, concurrency: int) -> None:
     """Run a crawl worker: take due sites from the broker in `workers.broker`, crawl them,

@@ -361,6 +361,7 @@ class ArchiveWriter(ConsumerMixin):
         held = db.execute("SELECT 1 FROM site_leases WHERE site = ? AND token = ?", [site.name, token])
         if held.fetchone() is None:
             return False  # the lease ran out meanwhile: the run ends here
+        log.info("%s: a list page changed; sent again with its known articles", site.name)
         entry = self.dispatcher.site_entry(site, run_id, token, shortcuts=True, with_known=True)
         return self.dispatcher.send([entry], fail_runs=False)
 
