@@ -10,24 +10,44 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from scrapy.exceptions import DropItem
+from talentwatch.core import stages
 from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.core.records import Article, Gone, NotModified, Page
 from talentwatch.crawler.extract import extract
 from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.articles import save_article
+from talentwatch.storage.articles import prepare, save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 
 log = logging.getLogger(__name__)
 
 
+def _worker_started() -> None:
+    stages.TIMES.add(stages.STARTUP, time.process_time())
+
+
+def _call(fn: Callable[..., Any], payload: bytes) -> tuple[bytes, dict[str, float]]:
+    """Run `fn` in a worker on pickled arguments; the result goes back pickled, with the
+    worker's stage times. Pickling by hand lets both sides time the transfer."""
+    with stages.TIMES.cpu(stages.TRANSFER):
+        args = pickle.loads(payload)
+    result = fn(*args)
+    start = time.process_time()
+    out = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
+    stages.TIMES.add(stages.TRANSFER, time.process_time() - start)
+    return out, stages.TIMES.take()
+
+
 def _extract_job(page: Page, profile: Profile) -> Article:
-    return extract(page, profile)
+    with stages.TIMES.cpu(stages.EXTRACTION):
+        return extract(page, profile)
 
 
 _classifiers: dict[str, Classifier] = {}
@@ -37,8 +57,10 @@ def _classify_job(article: Article, config_json: str) -> Article:
     # each worker builds its classifier (jieba's dictionary) once per config; the
     # config travels as JSON, which is also the cache key
     if config_json not in _classifiers:
-        _classifiers[config_json] = Classifier(RelevanceConfig.model_validate_json(config_json))
-    _classifiers[config_json].classify(article)
+        with stages.TIMES.cpu(stages.STARTUP):
+            _classifiers[config_json] = Classifier(RelevanceConfig.model_validate_json(config_json))
+    with stages.TIMES.cpu(stages.RELEVANCE):
+        _classifiers[config_json].classify(article)
     return article
 
 
@@ -57,13 +79,19 @@ class WorkerPool:
 
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor is unsafe
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_worker_started)
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with stages.TIMES.wall(stages.TRANSFER):
+            payload = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
         for attempt in (1, 2):
             executor = self.executor
             try:
-                return await asyncio.wrap_future(executor.submit(fn, *args))
+                out, times = await asyncio.wrap_future(executor.submit(_call, fn, payload))
+                stages.WORKERS.merge(times)
+                with stages.TIMES.wall(stages.TRANSFER):
+                    return pickle.loads(out)
             except BrokenProcessPool:
                 if executor is self.executor:  # first to notice: renew it
                     log.warning("an extraction worker died; starting fresh workers")
@@ -158,8 +186,13 @@ class ArchivePipeline:
         elif isinstance(item, Article):
             if "no_body" in item.flags:
                 log.warning("no recognisable body in %s; stored with flag no_body", item.url)
-            _, kind = save_article(db, item)
-            for part in item.parts:
-                save_article(db, part)
+            with stages.TIMES.wall(stages.NORMALISE):
+                preps = [prepare(a) for a in (item, *item.parts)]
+                for prep in preps:
+                    _ = prep.signature
+            with stages.TIMES.wall(stages.STORE):
+                _, kind = save_article(db, item, preps[0])
+                for part, prep in zip(item.parts, preps[1:], strict=True):
+                    save_article(db, part, prep)
             tracker.item_done(item.site, kind)
         return item

@@ -194,7 +194,8 @@ def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str,
 
 # -- saving -----------------------------------------------------------------------
 
-def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str | None]:
+def save_article(db: sqlite_utils.Database, article: Article,
+                 prepared: Prepared | None = None) -> tuple[int, str | None]:
     """Store one article; returns (article id, event kind or None).
 
     New page: a row, version 1, and a `new` event — or a `duplicate` event
@@ -204,7 +205,9 @@ def save_article(db: sqlite_utils.Database, article: Article) -> tuple[int, str 
     unchanged, or changed only cosmetically (view counter, render time): no
     version, no event; a withdrawn page seen again is restored (`changed`).
     """
-    prep = prepare(article)  # normalising and hashing happen before taking the write lock
+    # normalising and hashing happen before taking the write lock (or in a crawl's
+    # worker processes, which hand over `prepared`)
+    prep = prepared or prepare(article)
     row = article_row(article)
     seen = now_iso()
     identity = {"canonical_url": prep.canonical, "stable_key": prep.stable,
