@@ -21,8 +21,8 @@ With --rounds N each figure is the median over the rounds.
 
 The stage split comes from the crawl itself: with the environment variable
 TALENTWATCH_STAGE_TIMES=1, `talentwatch crawl` accumulates cheap timers per
-stage (time.process_time in the worker processes, perf_counter in the main
-process) and prints them as one `stage-times: {json}` line on stderr when it
+stage (time.process_time in the worker processes, thread_time of the reactor
+thread in the main process) and prints them as one `stage-times: {json}` line on stderr when it
 ends. Stages: start-up (main process until the first request, workers' imports
 and set-up), transfer to workers (pickling pages and results both ways),
 extraction, relevance, normalise + MinHash, store + index + events (the archive

@@ -1,7 +1,9 @@
-"""Item pipelines: Page -> Article (extraction) -> archive; re-check answers -> archive.
+"""Item pipelines: Page -> Processed (worker) -> archive; re-check answers -> archive.
 
-Extraction is CPU-bound (lxml, trafilatura) and would block the reactor, so it
-runs in a pool of worker processes while the spider keeps downloading.
+Everything CPU-bound per article (extraction with lxml, relevance with jieba,
+normalisation and MinHash) would block the reactor, so it runs in a pool of
+worker processes, one round trip per page, while the spider keeps downloading;
+the main process only fetches and stores.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -23,8 +26,9 @@ from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.core.records import Article, Gone, NotModified, Page
 from talentwatch.crawler.extract import extract
 from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.articles import prepare, save_article
+from talentwatch.storage.articles import Prepared, prepare, save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
+from talentwatch.storage.db import transaction
 
 log = logging.getLogger(__name__)
 
@@ -45,23 +49,54 @@ def _call(fn: Callable[..., Any], payload: bytes) -> tuple[bytes, dict[str, floa
     return out, stages.TIMES.take()
 
 
-def _extract_job(page: Page, profile: Profile) -> Article:
+@dataclass
+class Processed:
+    """What a worker sends back for one page: the article with its relevance fields,
+    and what storing it needs computed beforehand (normalised text, hashes, MinHash)."""
+
+    article: Article
+    prepared: list[Prepared]  # the article's, then each bulletin part's; empty: store prepares
+    relevance_error: str | None = None
+
+    # what the spider's bookkeeping reads of an item
+    @property
+    def url(self) -> str:
+        return self.article.url
+
+    @property
+    def site(self) -> str:
+        return self.article.site
+
+
+# this worker's classifier, built once as it starts (jieba's dictionary, the term automaton)
+_classifier: Classifier | None = None
+
+
+def _worker_started(config_json: str | None = None) -> None:
+    """A new worker does its start-up work (imports, classifier) before its first page;
+    the crawl's relevance config comes once, here, not with every page."""
+    global _classifier
+    config = RelevanceConfig.model_validate_json(config_json) if config_json else None
+    _classifier = Classifier(config)
+    stages.TIMES.add(stages.STARTUP, time.process_time())  # all of it, since the spawn
+
+
+def process_page(page: Page, profile: Profile) -> Processed:
+    """All per-article CPU work in one worker call: extract, classify, prepare for storing."""
     with stages.TIMES.cpu(stages.EXTRACTION):
-        return extract(page, profile)
-
-
-_classifiers: dict[str, Classifier] = {}
-
-
-def _classify_job(article: Article, config_json: str) -> Article:
-    # each worker builds its classifier (jieba's dictionary) once per config; the
-    # config travels as JSON, which is also the cache key
-    if config_json not in _classifiers:
-        with stages.TIMES.cpu(stages.STARTUP):
-            _classifiers[config_json] = Classifier(RelevanceConfig.model_validate_json(config_json))
+        article = extract(page, profile)
+    error = None
     with stages.TIMES.cpu(stages.RELEVANCE):
-        _classifiers[config_json].classify(article)
-    return article
+        try:
+            assert _classifier is not None, "a worker's classifier is built as it starts"
+            _classifier.classify(article)
+        except Exception as exc:  # unscored is better than lost: stored, and the main process says so
+            error = str(exc) or type(exc).__name__
+    with stages.TIMES.cpu(stages.NORMALISE):
+        prepared = [prepare(a) for a in (article, *article.parts)]
+        for prep in prepared:
+            _ = prep.signature  # computed here, carried back in the pickle
+    return Processed(article, prepared, error)
 
 
 class WorkerPool:
@@ -73,24 +108,25 @@ class WorkerPool:
     fresh pool; if that breaks it too, it is the page's fault and it fails.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, config_json: str | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.config_json = config_json  # a worker builds its classifier for it as it starts
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor is unsafe
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_started)
+                                   initializer=_worker_started, initargs=(self.config_json,))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        with stages.TIMES.wall(stages.TRANSFER):
+        with stages.TIMES.main(stages.TRANSFER):
             payload = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
         for attempt in (1, 2):
             executor = self.executor
             try:
                 out, times = await asyncio.wrap_future(executor.submit(_call, fn, payload))
                 stages.WORKERS.merge(times)
-                with stages.TIMES.wall(stages.TRANSFER):
+                with stages.TIMES.main(stages.TRANSFER):
                     return pickle.loads(out)
             except BrokenProcessPool:
                 if executor is self.executor:  # first to notice: renew it
@@ -105,19 +141,23 @@ class WorkerPool:
         self.executor.shutdown(cancel_futures=True)
 
 
-def worker_pool(crawler) -> WorkerPool:
+def worker_pool(crawler, config_json: str | None = None) -> WorkerPool:
     """One pool of worker processes per crawler, shared by the CPU-bound pipelines."""
     pool = getattr(crawler, "talentwatch_pool", None)
     if pool is None:
-        pool = WorkerPool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"))
+        pool = WorkerPool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"), config_json)
         crawler.talentwatch_pool = pool
     return pool
 
 
 class ExtractPipeline:
+    """Page -> Processed: extraction, relevance, normalisation and MinHash in one round
+    trip to a worker process, so the main process only fetches and stores."""
+
     def __init__(self, crawler) -> None:
         self.crawler = crawler
-        self.pool = worker_pool(crawler)
+        config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
+        self.pool = worker_pool(crawler, config.model_dump_json())
 
     @classmethod
     def from_crawler(cls, crawler) -> ExtractPipeline:
@@ -132,67 +172,96 @@ class ExtractPipeline:
         run = self.crawler.spider.tracker.get(item.site)
         profile = run.profile if run else get_profile(item.profile)
         try:
-            return await self.pool.run(_extract_job, item, profile)
+            done: Processed = await self.pool.run(process_page, item, profile)
         except Exception as exc:  # a broken page is logged with its URL and skipped
             log.warning("extraction failed for %s: %s", item.url, exc)
             raise DropItem(f"{item.url}: extraction failed: {exc}") from exc
-
-
-class RelevancePipeline:
-    """Fills the talent-policy fields (topics, region, incentives, deadline)."""
-
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.pool = worker_pool(crawler)
-        config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
-        self.config_json = config.model_dump_json()
-
-    @classmethod
-    def from_crawler(cls, crawler) -> RelevancePipeline:
-        return cls(crawler)
-
-    async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
-        try:
-            return await self.pool.run(_classify_job, item, self.config_json)
-        except Exception as exc:  # unscored is better than lost: store it, say so
-            log.warning("relevance scoring failed for %s: %s", item.url, exc)
-            return item
+        if done.relevance_error:
+            log.warning("relevance scoring failed for %s: %s", item.url, done.relevance_error)
+        return done
 
 
 class ArchivePipeline:
-    """Every archive write of a crawl: each article (and its bulletin parts) in one
-    transaction each, and the re-check answers (not modified, withdrawn)."""
+    """Every archive write of a crawl: articles (with their bulletin parts) and the
+    re-check answers (not modified, withdrawn).
+
+    Writes are gathered for a moment and committed together, in one short
+    transaction per batch: a commit per article costs more than the article's own
+    rows. Each article is still all-or-nothing — it is written inside a savepoint
+    of its own, so a failing one is rolled back alone and the batch goes on — and
+    its run counts it only once the batch is committed.
+    """
+
+    BATCH = 32  # writes per transaction at most
+    LINGER = 0.05  # seconds the first write of a batch waits for others
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
+        self.pending: list[tuple[Any, asyncio.Future[str | None]]] = []
+        self.timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchivePipeline:
         return cls(crawler)
 
-    def process_item(self, item: Any) -> Any:
-        tracker = self.crawler.spider.tracker
-        db = tracker.db
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, (Processed, NotModified, Gone)):
+            return item
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[str | None] = loop.create_future()
+        self.pending.append((item, written))
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+        elif self.timer is None:
+            self.timer = loop.call_later(self.LINGER, self.flush)
+        outcome = await written  # raises what the write raised: Scrapy counts the item as lost
+        self.crawler.spider.tracker.item_done(item.site, outcome)
+        return item.article if isinstance(item, Processed) else item
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        db = self.crawler.spider.tracker.db
+        outcomes: list[tuple[asyncio.Future[str | None], str | None | BaseException]] = []
+        try:
+            with stages.TIMES.main(stages.STORE), transaction(db):
+                for item, written in batch:
+                    try:
+                        outcomes.append((written, self._write(db, item)))
+                    except Exception as exc:  # that article's savepoint is rolled back, not the batch
+                        outcomes.append((written, exc))
+        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
+            for _, written in batch:
+                written.set_exception(exc)
+            return
+        for written, outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                written.set_exception(outcome)
+            else:
+                written.set_result(outcome)
+
+    @staticmethod
+    def _write(db, item: Processed | NotModified | Gone) -> str | None:
+        """Write one record (inside the batch's transaction); returns the run's outcome."""
         if isinstance(item, NotModified):
             mark_not_modified(db, item.url)
-            tracker.item_done(item.site, "not_modified")
-        elif isinstance(item, Gone):
+            return "not_modified"
+        if isinstance(item, Gone):
             outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
             if outcome:
                 log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
-            tracker.item_done(item.site, outcome)
-        elif isinstance(item, Article):
-            if "no_body" in item.flags:
-                log.warning("no recognisable body in %s; stored with flag no_body", item.url)
-            with stages.TIMES.wall(stages.NORMALISE):
-                preps = [prepare(a) for a in (item, *item.parts)]
-                for prep in preps:
-                    _ = prep.signature
-            with stages.TIMES.wall(stages.STORE):
-                _, kind = save_article(db, item, preps[0])
-                for part, prep in zip(item.parts, preps[1:], strict=True):
-                    save_article(db, part, prep)
-            tracker.item_done(item.site, kind)
-        return item
+            return outcome
+        article = item.article
+        if "no_body" in article.flags:
+            log.warning("no recognisable body in %s; stored with flag no_body", article.url)
+        preps = item.prepared or [None] * (1 + len(article.parts))
+        # the article and its bulletin parts: one savepoint, all or nothing
+        with transaction(db):
+            _, kind = save_article(db, article, preps[0])
+            for part, prep in zip(article.parts, preps[1:], strict=True):
+                save_article(db, part, prep)
+        return kind

@@ -48,8 +48,21 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on any error."""
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
+
+    Inside another transaction (a crawl commits its articles in batches) it is a
+    savepoint instead: rolled back alone on an error, committed with the outer one."""
     conn = db.conn
+    if conn.in_transaction:
+        conn.execute("SAVEPOINT article")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK TO article")
+            conn.execute("RELEASE article")
+            raise
+        conn.execute("RELEASE article")
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
