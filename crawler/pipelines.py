@@ -26,7 +26,7 @@ from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.core.records import Article, Gone, NotModified, Page
 from talentwatch.crawler.extract import extract
 from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.articles import Prepared, prepare, save_article
+from talentwatch.storage.articles import Prepared, prepare, save_article, with_search_tokens
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 from talentwatch.storage.db import transaction
 
@@ -52,7 +52,8 @@ def _call(fn: Callable[..., Any], payload: bytes) -> tuple[bytes, dict[str, floa
 @dataclass
 class Processed:
     """What a worker sends back for one page: the article with its relevance fields,
-    and what storing it needs computed beforehand (normalised text, hashes, MinHash)."""
+    and what storing it needs computed beforehand (normalised text, hashes, MinHash,
+    search tokens)."""
 
     article: Article
     prepared: list[Prepared]  # the article's, then each bulletin part's; empty: store prepares
@@ -93,7 +94,7 @@ def process_page(page: Page, profile: Profile) -> Processed:
         except Exception as exc:  # unscored is better than lost: stored, and the main process says so
             error = str(exc) or type(exc).__name__
     with stages.TIMES.cpu(stages.NORMALISE):
-        prepared = [prepare(a) for a in (article, *article.parts)]
+        prepared = [with_search_tokens(a, prepare(a)) for a in (article, *article.parts)]
         for prep in prepared:
             _ = prep.signature  # computed here, carried back in the pickle
     return Processed(article, prepared, error)
