@@ -17,16 +17,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from typing import Any
 
 from scrapy.exceptions import DropItem
 from talentwatch.core import stages
-from talentwatch.core.profiles import Profile, get_profile
-from talentwatch.core.records import Article, Gone, NotModified, Page
-from talentwatch.crawler.extract import extract
-from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.articles import Prepared, prepare, save_article, with_search_tokens
+from talentwatch.core.profiles import get_profile
+from talentwatch.core.records import Gone, NotModified, Page
+from talentwatch.core.relevance_config import RelevanceConfig
+from talentwatch.crawler.work import Processed, call_pickled, process_page, worker_started
+from talentwatch.storage.articles import save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 from talentwatch.storage.db import transaction
 
@@ -35,69 +34,6 @@ log = logging.getLogger(__name__)
 
 def _worker_started() -> None:
     stages.TIMES.add(stages.STARTUP, time.process_time())
-
-
-def _call(fn: Callable[..., Any], payload: bytes) -> tuple[bytes, dict[str, float]]:
-    """Run `fn` in a worker on pickled arguments; the result goes back pickled, with the
-    worker's stage times. Pickling by hand lets both sides time the transfer."""
-    with stages.TIMES.cpu(stages.TRANSFER):
-        args = pickle.loads(payload)
-    result = fn(*args)
-    start = time.process_time()
-    out = pickle.dumps(result, pickle.HIGHEST_PROTOCOL)
-    stages.TIMES.add(stages.TRANSFER, time.process_time() - start)
-    return out, stages.TIMES.take()
-
-
-@dataclass
-class Processed:
-    """What a worker sends back for one page: the article with its relevance fields,
-    and what storing it needs computed beforehand (normalised text, hashes, MinHash,
-    search tokens)."""
-
-    article: Article
-    prepared: list[Prepared]  # the article's, then each bulletin part's; empty: store prepares
-    relevance_error: str | None = None
-
-    # what the spider's bookkeeping reads of an item
-    @property
-    def url(self) -> str:
-        return self.article.url
-
-    @property
-    def site(self) -> str:
-        return self.article.site
-
-
-# this worker's classifier, built once as it starts (jieba's dictionary, the term automaton)
-_classifier: Classifier | None = None
-
-
-def _worker_started(config_json: str | None = None) -> None:
-    """A new worker does its start-up work (imports, classifier) before its first page;
-    the crawl's relevance config comes once, here, not with every page."""
-    global _classifier
-    config = RelevanceConfig.model_validate_json(config_json) if config_json else None
-    _classifier = Classifier(config)
-    stages.TIMES.add(stages.STARTUP, time.process_time())  # all of it, since the spawn
-
-
-def process_page(page: Page, profile: Profile) -> Processed:
-    """All per-article CPU work in one worker call: extract, classify, prepare for storing."""
-    with stages.TIMES.cpu(stages.EXTRACTION):
-        article = extract(page, profile)
-    error = None
-    with stages.TIMES.cpu(stages.RELEVANCE):
-        try:
-            assert _classifier is not None, "a worker's classifier is built as it starts"
-            _classifier.classify(article)
-        except Exception as exc:  # unscored is better than lost: stored, and the main process says so
-            error = str(exc) or type(exc).__name__
-    with stages.TIMES.cpu(stages.NORMALISE):
-        prepared = [with_search_tokens(a, prepare(a)) for a in (article, *article.parts)]
-        for prep in prepared:
-            _ = prep.signature  # computed here, carried back in the pickle
-    return Processed(article, prepared, error)
 
 
 class WorkerPool:
@@ -117,7 +53,7 @@ class WorkerPool:
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor is unsafe
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_worker_started, initargs=(self.config_json,))
+                                   initializer=worker_started, initargs=(self.config_json,))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         with stages.TIMES.main(stages.TRANSFER):
@@ -125,7 +61,7 @@ class WorkerPool:
         for attempt in (1, 2):
             executor = self.executor
             try:
-                out, times = await asyncio.wrap_future(executor.submit(_call, fn, payload))
+                out, times = await asyncio.wrap_future(executor.submit(call_pickled, fn, payload))
                 stages.WORKERS.merge(times)
                 with stages.TIMES.main(stages.TRANSFER):
                     return pickle.loads(out)

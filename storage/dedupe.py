@@ -17,7 +17,6 @@ from functools import lru_cache
 
 import numpy as np
 import sqlite_utils
-from datasketch import MinHash
 
 SHINGLE = 3  # characters per shingle: Chinese words are 1–4 characters
 NUM_PERM = 192
@@ -44,11 +43,15 @@ def _lsh_shape() -> tuple[int, list[tuple[int, int]]]:
 
 
 @lru_cache(maxsize=1)
-def _template() -> MinHash:
+def _template():  # -> datasketch.MinHash
+    # datasketch loads scipy (a second of start-up CPU): only the processes that compute
+    # signatures (a crawl's workers) import it, not the one that stores and looks up
+    from datasketch import MinHash
+
     return MinHash(num_perm=NUM_PERM, seed=1)
 
 
-_SIG_DTYPE = _template().hashvalues.dtype
+_SIG_DTYPE = np.dtype(np.uint32)  # datasketch's hash values, as stored
 
 
 def _same(value: int) -> int:
@@ -101,6 +104,8 @@ def signature(normalized: str) -> np.ndarray | None:
     """MinHash of a normalised text, or None when it is too short to compare."""
     if len(normalized) < MIN_CHARS:
         return None
+    from datasketch import MinHash
+
     template = _template()
     # the shingles arrive hashed already; datasketch applies its permutations
     m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,

@@ -196,3 +196,9 @@ def test_shingle_codes_are_the_shingles():
     expected = len(dedupe.shingles(text) & dedupe.shingles(other)) / min(
         len(dedupe.shingles(text)), len(dedupe.shingles(other)))
     assert dedupe.overlap(text, other) == expected
+
+
+def test_signatures_are_stored_in_datasketchs_own_type():
+    from datasketch import MinHash
+
+    assert MinHash(num_perm=dedupe.NUM_PERM, seed=1).hashvalues.dtype == dedupe._SIG_DTYPE
