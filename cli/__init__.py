@@ -8,7 +8,10 @@ from talentwatch.cli import (  # noqa: F401  (each module registers its commands
     demo,
     extract,
     history,
+    maintenance,
+    outbox,
     serve,
+    sites,
 )
 from talentwatch.cli.app import main
 

@@ -7,12 +7,14 @@ The group and its shared state; commands live in modules of their own
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 
 import click
 from talentwatch.core.config import Config, ConfigError, load_config, resolve_path
 
 QUIET_ALWAYS = ("apprise", "urllib3", "requests")  # even at -vv
+MAX_LOG_CHARS = 500  # a log line is cut here: it never carries a page's text
 
 
 def _quiet_frameworks(record: logging.LogRecord) -> bool:
@@ -25,6 +27,20 @@ def _quiet_frameworks(record: logging.LogRecord) -> bool:
         # a refused connection or a timeout is news; its 40-line traceback is not
         record.exc_info = record.exc_text = None
     return True
+
+
+def _cut_long_lines(record: logging.LogRecord) -> bool:
+    message = record.getMessage()
+    if len(message) > MAX_LOG_CHARS:
+        record.msg = message[:MAX_LOG_CHARS - 1] + "…"
+        record.args = ()
+    return True
+
+
+def _not_retry_noise(record: logging.LogRecord) -> bool:
+    # "Gave up retrying …" for each failed request: the spider reports failures itself,
+    # a few per kind and then a count (crawler.runs)
+    return not record.name.startswith("scrapy.downloadermiddlewares.retry")
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -83,9 +99,17 @@ class TalentwatchGroup(click.Group):
             # the archive, and by the time one raises this, it has
             from talentwatch.storage.db import ArchiveError
 
+            state = ctx.find_object(State)
+            if isinstance(exc, sqlite3.DatabaseError):
+                # a damaged file, or a lock held too long: one line naming the file, no traceback
+                from talentwatch.storage.health import damage_message, is_damage
+
+                path = state.config.database if state else "the archive"
+                message = damage_message(path, exc) if is_damage(exc) else f"{path}: {exc}"
+                click.echo(f"error: {message}", err=True)
+                sys.exit(1)
             if not isinstance(exc, ArchiveError):
                 raise
-            state = ctx.find_object(State)
             where = f" (the `database` key of {state.config_path})" if state else ""
             click.echo(f"error: {exc}{where}", err=True)
             sys.exit(2)
@@ -101,9 +125,11 @@ def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Watch Chinese government portals for talent-policy news."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     handler = _log_to_stderr(level)
+    handler.addFilter(_cut_long_lines)
     if verbose < 2:
         # Scrapy and Twisted log every request at INFO/DEBUG; keep that for -vv
         handler.addFilter(_quiet_frameworks)
+        handler.addFilter(_not_retry_noise)
     for noisy in QUIET_ALWAYS:
         # their debug lines carry webhook URLs with tokens (?access_token=…); ours are redacted
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -11,8 +11,13 @@ from typing import Any
 import click
 from talentwatch.cli.app import State, main, pass_state
 from talentwatch.cli.progress import progress
+from talentwatch.core.safety import one_line
 from talentwatch.storage.filters import FilterError, Filters
 from talentwatch.storage.formats import FORMATS  # the --format choices: each format registers itself
+
+# counts a user can ask for: beyond them SQLite's integers overflow (a traceback, not an answer)
+MAX_LIMIT = 10_000
+MAX_EXPORT = 100_000_000
 
 # The archive's modules (sqlite-utils, numpy, datasketch, feedgen) load inside the commands:
 # `talentwatch validate` and `--help` should not pay for them.
@@ -43,7 +48,8 @@ def filter_options(command: Callable) -> Callable:
 @main.command("search", context_settings={"ignore_unknown_options": True})
 @click.argument("words", nargs=-1, required=True, metavar="QUERY...")
 @filter_options
-@click.option("--limit", default=20, show_default=True, help="most hits to show")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, MAX_LIMIT),
+              help="most hits to show")
 @click.option("--all-reposts", is_flag=True, help="show every repost, not one hit per cluster")
 @click.option("--sort", type=click.Choice(["relevance", "date"]), default="relevance", show_default=True,
               help="relevance (damped by age) or newest first")
@@ -82,7 +88,7 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
             continue
         notes = [n for n in (hit["site"], "withdrawn" if hit["status"] == "withdrawn" else "",
                              f"+{hit['reposts']} repost(s)" if hit["reposts"] else "") if n]
-        click.echo(f"{hit['published'] or '----------'}  {hit['title']}  ({', '.join(notes)})\n"
+        click.echo(f"{hit['published'] or '----------'}  {one_line(hit['title'])}  ({', '.join(notes)})\n"
                    f"    {hit['url']}\n    {hit['snippet']}")
     if not as_json:
         click.echo(f"{len(hits)} hit(s) for {query!r}", err=True)
@@ -95,7 +101,7 @@ def search_cmd(state: State, words: tuple[str, ...], filters: Filters, limit: in
               help="; ".join(f"{name}: {kind.description}" for name, kind in FORMATS.items()))
 @click.option("--one-per-cluster", is_flag=True,
               help="only each repost cluster's original (always so for atom)")
-@click.option("--limit", type=click.IntRange(min=1), help="newest N records only (atom default: 200)")
+@click.option("--limit", type=click.IntRange(1, MAX_EXPORT), help="newest N records only (atom default: 200)")
 @click.option("--title", default=None, help="atom feed title")
 @click.option("-o", "--output", type=click.File("w", encoding="utf-8"), default="-",
               help="file to write (default stdout)")

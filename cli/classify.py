@@ -12,7 +12,8 @@ from talentwatch.cli.progress import progress
 @main.command("classify")
 @click.option("--all", "everything", is_flag=True,
               help="re-score every article (default: only those never classified)")
-@click.option("--batch", default=500, show_default=True, help="articles per transaction")
+@click.option("--batch", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="articles per transaction")
 @pass_state
 def classify_cmd(state: State, everything: bool, batch: int) -> None:
     """Score archived articles for talent policy, region, incentives and deadline.

@@ -4,8 +4,9 @@ How a user debugs a new site: one JSON line per target, in order, with the
 export fields (plus the bulletin `parts`). Files are decoded as the crawler
 decodes pages; URLs are fetched once each, with their PDF/DOC/DOCX
 attachments (size-capped). A web page's attachments are fetched over http(s)
-only; file:// links are read only for a saved page, so a page cannot make the
-command read local files. A target that cannot be read or extracted (a
+only; a saved page's attachments are read only from regular files inside the
+page's own folder (no `..`, absolute paths, links out of it, devices or FIFOs),
+so a page cannot make the command read other local files. A target that cannot be read or extracted (a
 malformed URL included) gives a JSON line with an `error` and the command goes
 on with the next one (exit status 1 at the end).
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import re
+import stat
 import sys
 import urllib.error
 import urllib.request
@@ -24,7 +27,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import click
-from talentwatch.cli.app import main
+from talentwatch.cli.app import State, main, pass_state
+from talentwatch.core.config import ConfigError
 from talentwatch.core.profiles import PROFILES, Profile, get_profile
 from talentwatch.core.records import Article, FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
@@ -67,10 +71,37 @@ def _read_target(target: str, timeout: float) -> tuple[str, bytes, str | None]:
         body, content_type = _read_url(target, MAX_PAGE_BYTES, timeout)
         return target, body, content_type
     path = Path(unquote(target[7:]) if target.startswith("file://") else target)
+    return path.resolve().as_uri(), _read_regular_file(path, MAX_PAGE_BYTES), None
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes (FetchError otherwise).
+
+    Opened without blocking and checked on the open descriptor: a FIFO or a device
+    (/dev/zero) is refused before a byte is read, and a file cannot be swapped in between."""
     try:
-        return path.resolve().as_uri(), path.read_bytes(), None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise FetchError(f"cannot read file: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise FetchError(f"not a regular file: {path}")
+        if info.st_size > limit:
+            raise FetchError(f"too large: {info.st_size} bytes > {limit}")
+        body = file.read(limit + 1)  # a file growing while read stops at the cap too
+    if len(body) > limit:
+        raise FetchError(f"too large: more than {limit} bytes")
+    return body
+
+
+def _inside(folder: Path, link: str) -> Path | None:
+    """The local file a saved page's file:// link names, if it lies inside `folder`."""
+    path = Path(unquote(urlsplit(link).path))
+    if urlsplit(link).netloc not in ("", "localhost"):
+        return None  # file://server/share: another machine's file
+    resolved = path.resolve()  # `..` and symlinks out of the folder resolve outside it
+    return resolved if resolved.is_relative_to(folder) else None
 
 
 def _may_fetch(link: str, page_url: str) -> bool:
@@ -87,12 +118,13 @@ def _fetch_file(url: str, name: str, page_url: str, timeout: float) -> FetchedFi
         return FetchedFile(url=url, name=name, skipped="not fetched: only http(s) links are followed"
                                                        " from a web page")
     try:
-        if url.startswith("file://"):
-            path = Path(unquote(urlsplit(url).path))
-            size = path.stat().st_size
-            if size > MAX_ATTACHMENT_BYTES:
-                return FetchedFile(url=url, name=name, skipped=f"too large: {size} bytes")
-            return FetchedFile(url=url, name=name, body=path.read_bytes())
+        if url.startswith("file:"):
+            folder = Path(unquote(urlsplit(page_url).path)).resolve().parent
+            path = _inside(folder, url)
+            if path is None:
+                return FetchedFile(url=url, name=name,
+                                   skipped=f"not read: outside the saved page's folder {folder}")
+            return FetchedFile(url=url, name=name, body=_read_regular_file(path, MAX_ATTACHMENT_BYTES))
         body, content_type = _read_url(url, MAX_ATTACHMENT_BYTES, timeout)
         return FetchedFile(url=url, name=name, body=body, content_type=content_type)
     except (FetchError, OSError, ValueError) as exc:
@@ -116,12 +148,13 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
                     attachments: bool, timeout: float) -> dict[str, Any]:
     """The JSON record of one target: its article, or with --list its items and next pages."""
     # lxml, parsel, charset-normalizer and trafilatura load when there is something to read
-    from talentwatch.crawler.decode import decode_html
+    from talentwatch.crawler.decode import decode_page
     from talentwatch.crawler.extract import extract
     from talentwatch.crawler.listing import parse_list
 
     url, body, content_type = _read_target(target, timeout)
-    _, html = decode_html(body, content_type)
+    decoded = decode_page(body, content_type)
+    html = decoded.text
     if as_list:
         listing = parse_list(html, url, article_re, profile)
         items = [{"url": i.url, "title": i.title, "date": i.date} for i in listing.items]
@@ -129,12 +162,14 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
     files = [_fetch_file(link, name, url, timeout) for link, name in find_attachment_links(html, url)] \
         if attachments else []
     page = Page(url=url, site=_site_of(url), html=html, profile=profile.name, files=files,
-                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"))
+                fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), flags=decoded.flags)
     return _record(extract(page, profile))
 
 
 @main.command("extract")
 @click.argument("targets", nargs=-1, required=True)
+@click.option("--site", "site_name", metavar="NAME",
+              help="extract as the configured site NAME does: its profile, selectors and article_pattern")
 @click.option("--profile", "profile_name", type=click.Choice(sorted(PROFILES)), default=None,
               help="site profile to extract with (default: generic)")
 @click.option("-s", "--selector", "selectors", multiple=True, metavar="FIELD=CSS",
@@ -145,11 +180,24 @@ def _extract_target(target: str, profile: Profile, article_re: re.Pattern, as_li
               help="with --list: article URL pattern (default: the profile's, else any link)")
 @click.option("--attachments/--no-attachments", default=True, show_default=True,
               help="fetch and read PDF/DOC/DOCX attachments linked from the page")
-@click.option("--timeout", default=20.0, show_default=True, help="seconds per request")
-def extract_cmd(targets: tuple[str, ...], profile_name: str | None, selectors: tuple[str, ...],
-                as_list: bool, pattern: str | None, attachments: bool, timeout: float) -> None:
+@click.option("--timeout", default=20.0, show_default=True,
+              type=click.FloatRange(0, 600, min_open=True), help="seconds per request")
+@pass_state
+def extract_cmd(state: State, targets: tuple[str, ...], site_name: str | None, profile_name: str | None,
+                selectors: tuple[str, ...], as_list: bool, pattern: str | None, attachments: bool,
+                timeout: float) -> None:
     """Extract article records from URLs or saved pages, one JSON line each."""
     overrides: dict[str, str] = {}
+    if site_name is not None:
+        if profile_name is not None:
+            raise click.UsageError("give --site or --profile, not both")
+        try:
+            site = state.config.site(site_name)
+        except ConfigError as exc:
+            raise click.UsageError(str(exc)) from None
+        profile_name = site.profile
+        overrides.update({k: v for k, v in site.selectors.model_dump().items() if v})
+        pattern = pattern or site.article_pattern
     for item in selectors:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():

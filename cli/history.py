@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from talentwatch.cli.app import State, main, pass_state
+from talentwatch.core.safety import clean_data, one_line
 
 
 def _when(row: dict[str, Any]) -> str:
@@ -33,13 +34,14 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
     if row is None:
         click.echo(f"error: no archived article {ref!r}", err=True)
         sys.exit(1)
+    row = clean_data(row, urls=False)  # a page's control characters (terminal escapes) stay out
     status = row["status"]
     if status == "withdrawn":
         status += f" since {row['withdrawn_at']} (HTTP {row['http_status']})"
-    click.echo(f"#{row['id']} {row['title']}\n{row['url']}")
+    click.echo(f"#{row['id']} {one_line(row['title'])}\n{row['url']}")
     click.echo(f"site {row['site']} · {_when(row)} · source {row['source'] or '-'}")
     click.echo(f"version {row['version']} · {status} · last checked {row['checked_at'] or '-'}")
-    members = cluster_members(db, row["cluster_id"] or row["id"])
+    members = clean_data(cluster_members(db, row["cluster_id"] or row["id"]), urls=False)
     if len(members) > 1:
         original = next((m for m in members if m["duplicate_of"] is None), members[0])
         if original["id"] == row["id"]:
@@ -49,12 +51,12 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
         for m in members:
             if m["id"] != row["id"]:
                 click.echo(f"  #{m['id']} {m['site']} {m['url']} ({_when(m)})")
-    versions = history(db, row["id"])
+    versions = clean_data(history(db, row["id"]), urls=False)
     if show_history:
         click.echo("\nversions:")
         for v in versions:
             click.echo(f"  v{v['version']} fetched {v['fetched_at']} · {len(v['text'] or '')} chars"
-                       f" · {v['title']}")
+                       f" · {one_line(v['title'])}")
         click.echo("events:")
         for e in article_events(db, row["id"]):
             details = e["details"]
@@ -75,7 +77,8 @@ def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
 
 
 @main.command("dupes")
-@click.option("--limit", default=50, show_default=True, help="most stories to list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000),
+              help="most stories to list")
 @click.option("--site", default=None, help="only stories with a copy on this site")
 @click.option("--json", "as_json", is_flag=True, help="one JSON object per story")
 @pass_state
@@ -87,14 +90,14 @@ def dupes(state: State, limit: int, site: str | None, as_json: bool) -> None:
     db = open_archive(state.config.database)
     clusters = stories_with_copies(db, limit, site)
     for cluster in clusters:
-        members = cluster_members(db, cluster["cluster_id"])
+        members = clean_data(cluster_members(db, cluster["cluster_id"]), urls=False)
         original = next((m for m in members if m["duplicate_of"] is None), members[0])
         if as_json:
             click.echo(json.dumps({"story": cluster["cluster_id"], "original": original,
                                    "copies": [m for m in members if m is not original]},
                                   ensure_ascii=False))
             continue
-        click.echo(f"story #{cluster['cluster_id']}: {original['title']}")
+        click.echo(f"story #{cluster['cluster_id']}: {one_line(original['title'])}")
         click.echo(f"  original  #{original['id']} {original['site']} {original['url']} ({_when(original)})")
         for m in members:
             if m is not original:

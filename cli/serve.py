@@ -33,8 +33,13 @@ def make_datasette(archive: Path):
 
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="talentwatch")
+    templates = resources.files("talentwatch.web").joinpath("templates")
     return Datasette(files=[str(archive)], metadata=datasette_metadata(archive),
-                     settings={"sql_time_limit_ms": 3000})
+                     template_dir=str(templates),
+                     # facets over JSON columns (topics, offers) need more than the default 200 ms
+                     settings={"sql_time_limit_ms": 3000, "facet_time_limit_ms": 1000,
+                               # the configured facets are the useful ones; suggestions are noise
+                               "suggest_facets": False})
 
 
 @main.command("serve")
@@ -49,12 +54,16 @@ def serve_cmd(state: State, port: int, host: str) -> None:
 
     import uvicorn
     from talentwatch.storage.schema import open_archive
+    from talentwatch.web.views import ensure_views
 
     archive = Path(state.config.database)
     if not archive.exists():
         raise click.UsageError(f"no archive at {archive}: crawl first (talentwatch crawl)")
     # bring an older archive's tables and index up to date before opening it read-only
-    open_archive(archive).close()
+    # and the view the web view opens on (talentwatch.web.views)
+    db = open_archive(archive)
+    ensure_views(db)
+    db.close()
     ds = make_datasette(archive)
     asyncio.run(ds.invoke_startup())
     click.echo(f"serving {archive} read-only at http://{host}:{port}/{archive.stem}", err=True)

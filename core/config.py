@@ -73,7 +73,7 @@ Cron = Annotated[str, BeforeValidator(lambda v: check_cron(str(v)))]
 class Selectors(Strict):
     """Per-site overrides of a site profile's fields (crawler/profiles.py)."""
 
-    list_mode: Literal["html", "inline_script"] | None = None
+    list_mode: Literal["html", "inline_script", "datastore"] | None = None
     list_item: str | None = None
     list_link: str | None = None
     list_date: str | None = None
@@ -98,6 +98,8 @@ class SiteConfig(Strict):
     start_urls: list[str] = Field(min_length=1)
     article_pattern: str
     allowed_domains: list[str] = Field(default_factory=list)
+    # hosts (and their subdomains) that attachments may also come from, e.g. a file server
+    attachment_domains: list[str] = Field(default_factory=list)
     max_list_pages: int = Field(default=5, ge=1)
     delay: float = Field(default=1.0, ge=0, description="seconds between requests to this site")
     profile: str | None = None
@@ -164,6 +166,19 @@ class CrawlSettings(Strict):
     autothrottle: bool = True
     concurrency_per_domain: int = Field(default=2, ge=1)
     extract_workers: int = Field(default=0, ge=0, description="0 means one per CPU")
+    # size caps, on the wire and after decompression: a page or file over them is skipped.
+    # Bounded above because parsing costs many times the size (lxml trees, pdfminer):
+    # the ceilings keep a crawl's memory bounded whatever the config says.
+    max_page_mb: float = Field(default=10, gt=0, le=50)
+    max_attachment_mb: float = Field(default=20, gt=0, le=20)
+
+    @property
+    def max_page_bytes(self) -> int:
+        return int(self.max_page_mb * 1024 * 1024)
+
+    @property
+    def max_attachment_bytes(self) -> int:
+        return int(self.max_attachment_mb * 1024 * 1024)
 
 
 EventKind = Literal["new", "changed", "removed"]
@@ -220,6 +235,10 @@ class Subscription(Strict):
     mode: Literal["instant", "digest"] = "instant"
     cron: Cron = "0 8 * * *"  # digest time, Asia/Shanghai
     filter: AlertFilter = Field(default_factory=AlertFilter)
+    # digest sections: by region (province + city), first topic, or site
+    group_by: Literal["region", "topic", "site"] = "region"
+    # a message lists at most this many stories and says how many more there are
+    max_items: int = Field(default=50, ge=1)
 
     @field_validator("channels")
     @classmethod
@@ -240,6 +259,18 @@ class DaemonSettings(Strict):
     retry_initial: Duration = 60  # first retry of a failed message; doubles each time
     retry_max: Duration = 21600
     backlog: Duration = 86400  # a new subscription starts with events this recent
+    # a site's first crawl is a baseline: only items published this recently alert;
+    # null alerts every item of a first crawl
+    baseline_window: Duration | None = 3 * 86400
+    # the web view's address (`talentwatch serve`), linked when a message is cut short
+    web_url: str | None = None
+
+    @field_validator("web_url")
+    @classmethod
+    def _web_url(cls, url: str | None) -> str | None:
+        if url is not None and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            raise ValueError(f"expected an http(s) URL, got {url!r}")
+        return url
 
 
 class Config(Strict):
@@ -317,6 +348,52 @@ def parse_config(data: Any, source: str = "<config>") -> Config:
         raise ConfigError("\n".join(lines)) from None
 
 
+# values a config may hold once its aliases are expanded: thousands for a large real one;
+# an alias bomb (aliases of aliases) reaches billions from a few hundred bytes
+MAX_YAML_VALUES = 200_000
+
+
+class AliasBombError(yaml.YAMLError):
+    """A YAML document whose aliases expand beyond MAX_YAML_VALUES values."""
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that counts what the aliases expand to before anything walks the data.
+
+    PyYAML shares an alias's node rather than copying it, so loading stays small;
+    it is validating (and every later walk) that expands it, exponentially."""
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _count_values(node, {}, MAX_YAML_VALUES)
+        return node
+
+
+def _count_values(node: yaml.Node, sizes: dict[int, int], limit: int) -> int:
+    """The number of values under `node` with every alias expanded; stops past `limit`."""
+    key = id(node)
+    if key in sizes:
+        if sizes[key] < 0:
+            raise AliasBombError("an alias refers to a value that contains it (a recursive alias)")
+        return sizes[key]
+    sizes[key] = -1  # in progress: meeting it again is recursion
+    total = 1
+    if isinstance(node, yaml.SequenceNode):
+        total += sum(_count_values(child, sizes, limit) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        total += sum(_count_values(k, sizes, limit) + _count_values(v, sizes, limit) for k, v in node.value)
+    if total > limit:
+        raise AliasBombError(f"its aliases expand to more than {limit} values (an alias bomb?)")
+    sizes[key] = total
+    return total
+
+
+def load_yaml(text: str) -> Any:
+    """yaml.safe_load, bounded: AliasBombError for a document that expands past MAX_YAML_VALUES."""
+    return yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     file = resolve_path(path)
     try:
@@ -328,7 +405,11 @@ def load_config(path: str | os.PathLike[str] | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except AliasBombError as exc:
+        raise ConfigError(f"{file}: refused: {exc}") from None
+    except RecursionError:  # PyYAML composes recursively: thousands of nested brackets
+        raise ConfigError(f"{file}: refused: values nested too deeply") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{file}: not valid YAML: {exc}") from None
     config = parse_config(data, str(file))

@@ -15,8 +15,11 @@ from typing import Any
 @dataclass(frozen=True)
 class Profile:
     name: str = "generic"
-    # list pages
-    list_mode: str = "html"  # "html": items in the markup; "inline_script": items in a JS array
+    # the CMS family whose pages this profile describes, as `try` names it
+    family: str | None = None
+    # list pages. "html": items in the markup; "inline_script": items in a JS array
+    # (12371); "datastore": items as CDATA records in a <script type="text/xml"> (Hanweb jcms)
+    list_mode: str = "html"
     list_item: str | None = None  # CSS for one item of the list
     list_link: str | None = None  # CSS for the link inside an item
     list_date: str | None = None  # CSS for the date inside an item
@@ -49,6 +52,7 @@ PROFILES: dict[str, Profile] = {
     # 广东组织工作网, NFCMS templates: /<column>/index_N.html lists, /<column>/content/post_<id>.html
     "gdzz": Profile(
         name="gdzz",
+        family="NFCMS",
         list_item="ul.newsList > li.clearfix",
         list_link="div.title a[title]",
         list_date="div.time",
@@ -61,11 +65,39 @@ PROFILES: dict[str, Profile] = {
     # 共产党员网: list items in an inline script array, article body in .word
     "12371": Profile(
         name="12371",
+        family="12371 (ARTI pages)",
         list_mode="inline_script",
         article_url=r"/\d{4}/\d{2}/\d{2}/ARTI\d{13,}\.shtml$",
         title="div.title_bj h1, h1.big_title, h1",
         body="div.word, .word",
         site_names=("共产党员网",),
+    ),
+    # TRS WCM: columns list ./YYYYMM/tYYYYMMDD_<id>.html (index_N.html pagination);
+    # the body sits in the editor's own container
+    "trs": Profile(
+        name="trs",
+        family="TRS WCM",
+        article_url=r"/\d{6}/t\d{8}_\d+\.s?html?$",
+        body=".TRS_UEDITOR, .TRS_Editor, .trs_editor_view",
+    ),
+    # Hanweb 大汉 jcms: col/col<id>/index.html lists keep their records in a
+    # <script type="text/xml"> datastore (each record a CDATA snippet of list markup);
+    # articles at art/YYYY/M/D/art_<col>_<id>.html
+    "hanweb": Profile(
+        name="hanweb",
+        family="Hanweb jcms",
+        list_mode="datastore",
+        article_url=r"/art/\d{4}/\d{1,2}/\d{1,2}/art_\d+_\d+\.html$",
+        title="#barrierfree_container h1, .title h1, h1",
+        body="#zoom, .zoom, #barrierfree_container .main-txt, .bt-article-content",
+    ),
+    # 政府网站集约化平台 (the intensive platform many provinces moved their portals to):
+    # <column>/content_<id>.html or <column>/YYYYMM/content_<id>.html articles
+    "intensive": Profile(
+        name="intensive",
+        family="intensive platform (content_N.html)",
+        article_url=r"/content_\d+\.s?html?$",
+        body="#UCAP-CONTENT, .pages_content, .article-content, .zwnr",
     ),
 }
 

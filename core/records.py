@@ -19,7 +19,7 @@ class Page:
 
     url: str
     site: str
-    html: str
+    html: str = field(repr=False)  # never in a log line (item errors print the record)
     status: int = 200
     # hints gathered on the list page: title and date shown next to the link
     list_title: str | None = None
@@ -29,7 +29,9 @@ class Page:
     etag: str | None = None
     last_modified: str | None = None
     # attachments (PDF, DOC, DOCX) the spider fetched for this page
-    files: list[FetchedFile] = field(default_factory=list)
+    files: list[FetchedFile] = field(default_factory=list, repr=False)
+    # what fetching and decoding noticed, carried into Article.flags ("charset_mismatch")
+    flags: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -53,7 +55,7 @@ class Gone:
 class FetchedFile:
     url: str
     name: str = ""
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)
     content_type: str | None = None
     skipped: str | None = None  # why it was not fetched (too large, failed …)
 
@@ -62,7 +64,7 @@ class FetchedFile:
 class Attachment:
     url: str
     name: str = ""
-    text: str = ""
+    text: str = field(default="", repr=False)
     skipped: str | None = None  # reason, when the file was not read
 
 
@@ -76,12 +78,12 @@ class Article:
     author: str | None = None  # 作者
     editor: str | None = None  # 责任编辑 / 编辑: never the author
     original_url: str | None = None  # 原文链接
-    text: str = ""
-    attachments: list[Attachment] = field(default_factory=list)
+    text: str = field(default="", repr=False)
+    attachments: list[Attachment] = field(default_factory=list, repr=False)
     parent_url: str | None = None  # a bulletin item points back at its issue
     # items split out of a bulletin; each is archived as an article of its own
-    parts: list[Article] = field(default_factory=list)
-    flags: list[str] = field(default_factory=list)  # e.g. "no_body"
+    parts: list[Article] = field(default_factory=list, repr=False)
+    flags: list[str] = field(default_factory=list)  # e.g. "no_body", "charset_mismatch"
     fetched_at: str | None = None
     etag: str | None = None
     last_modified: str | None = None

@@ -53,6 +53,9 @@ class TopicConfig(_Strict):
                         raise ValueError(f"topic {name!r}: terms are missing")
                     continue
                 if isinstance(value, list):
+                    if not all(isinstance(t, str | int | float) for t in value):
+                        raise ValueError(f"topic {name!r}: {kind} must be a list of words or a mapping"
+                                         " of term: weight, not nested lists or mappings")
                     value = {t: 1.0 for t in value}
                 if not isinstance(value, dict):
                     raise ValueError(f"topic {name!r}: {kind} must be a mapping of term: weight")

@@ -30,12 +30,30 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2002\u2003\u2009\u200b]+")
 
 
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_DOC_END = re.compile(r"</\s*(?:body|html)\s*>", re.IGNORECASE)
+_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_END_TAG = re.compile(r"</[^>]*>")
+
+
+def reopen_premature_end(html: str) -> str:
+    """Drop </body> and </html> when page content follows them.
+
+    A shared header include often carries its own </body></html>; libxml2 ends
+    the document at the first </html> and the article after it is lost.
+    """
+    first = _DOC_END.search(html)
+    if first is None:
+        return html
+    rest = html[first.end():]
+    if not _END_TAG.sub("", _COMMENT.sub("", rest)).strip():
+        return html  # only comments and end tags follow: the real end of the page
+    return _DOC_END.sub("", html)
 
 
 def parse(html: str) -> lxml_html.HtmlElement | None:
     """A forgiving parse; None when there is no markup at all."""
     try:
-        root = lxml_html.document_fromstring(_XML_DECL.sub("", html))
+        root = lxml_html.document_fromstring(reopen_premature_end(_XML_DECL.sub("", html)))
     except (ValueError, lxml_html.etree.ParserError):
         return None
     return root if len(root) else None
@@ -155,6 +173,7 @@ def densest_node(root) -> lxml_html.HtmlElement | None:
 
 
 TRIMMED = "data-tw-trimmed"
+_DATA_TABLE_CHARS = 200
 _TRIMMABLE = {"table", "div", "ul", "ol", "dl", "form", "section", "center", "tbody", "tr"}
 
 
@@ -170,7 +189,9 @@ def _trim(node, stats: dict) -> None:
         chars = st.text + st.links
         link_density = st.links / chars if chars else 0.0
         # a div may be one paragraph of many; a table or list with little text is furniture
-        small = st.content < 0.05 * total and child.tag not in ("div", "section", "center")
+        # (a data table -- 名单, 岗位表 -- scores little, its cells being short, but holds much text)
+        small = st.content < 0.05 * total and child.tag not in ("div", "section", "center") \
+            and st.text < _DATA_TABLE_CHARS
         if link_density > 0.4 or small:
             child.set(TRIMMED, "1")  # kept in the tree: an info line in it still counts as "above the body"
 

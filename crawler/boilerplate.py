@@ -52,6 +52,7 @@ _LINE_PATTERNS = (
     r".*(?:免责声明|转载请注明|本网转载|不代表本网观点|版权归原作者).*",
     r"(?:手机版|电脑版|无障碍|繁體|简体|English)(?:\s+(?:手机版|电脑版|无障碍|繁體|简体|English))*",
     r"(?:【|\[)?\s*(?:责任编辑|编辑|责编|审核|校对|终审|初审)[:：].*",
+    r"(?:(?:pdf|word|doc|wps|ofd)\s*下载\s*)+",  # 信息公开 pages: the notice as a file
 )
 LINE_RE = re.compile(r"^(?:" + "|".join(_LINE_PATTERNS) + r")$", re.IGNORECASE)
 

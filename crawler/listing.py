@@ -68,6 +68,44 @@ def script_items(html: str, url: str, article_pattern: re.Pattern[str] | None = 
     return items
 
 
+# Hanweb jcms lists: <script type="text/xml"><datastore><recordset><record><![CDATA[<li>…</li>]]>
+# </record>…; the records are the list, the page's markup around them is navigation
+_DATASTORE = re.compile(r"<script\b[^>]*\btype\s*=\s*[\"']?text/xml[^>]*>(.*?)</script\s*>",
+                        re.DOTALL | re.IGNORECASE)
+_RECORD = re.compile(r"<record>\s*<!\[CDATA\[(.*?)\]\]>\s*</record>", re.DOTALL | re.IGNORECASE)
+
+
+def datastore_records(html: str) -> list[str]:
+    """The markup snippets of a Hanweb datastore's records, in order."""
+    return [record[1] for store in _DATASTORE.finditer(html) for record in _RECORD.finditer(store[1])]
+
+
+def record_link(record: Selector) -> Selector | None:
+    """A record's title link: the one with the longest text (a record may also link its column)."""
+    links = record.css("a[href]")
+    if not links:
+        return None
+    return max(links, key=lambda a: len(a.attrib.get("title") or a.xpath("string()").get("").strip()))
+
+
+def datastore_items(html: str, url: str, article_pattern: re.Pattern[str] | None = None) -> list[ListItem]:
+    """List items kept as CDATA records in a datastore script instead of the markup."""
+    items: list[ListItem] = []
+    seen: set[str] = set()
+    for snippet in datastore_records(html):
+        record = Selector(text=snippet)
+        link = record_link(record)
+        if link is None:
+            continue
+        target = urljoin(url, link.attrib["href"])
+        if target in seen or (article_pattern is not None and not article_pattern.search(target)):
+            continue
+        seen.add(target)
+        title = link.attrib.get("title") or link.xpath("string()").get("").strip()
+        items.append(ListItem(target, title or None, _iso_date(record.xpath("string()").get(""))))
+    return items
+
+
 def _section(url: str) -> str:
     path = urlsplit(url).path
     return path.rsplit("/", 1)[0] + "/"
@@ -112,27 +150,53 @@ def _generic_items(sel: Selector, url: str, article_pattern: re.Pattern[str]) ->
     return items
 
 
+def _commented_markup(sel: Selector) -> Selector | None:
+    """The markup inside the page's HTML comments that hold links, parsed as one fragment."""
+    chunks = [c for c in sel.xpath("//comment()").getall() if "href" in c]
+    if not chunks:
+        return None
+    return Selector(text="<html><body>" + "\n".join(c[4:-3] for c in chunks) + "</body></html>")
+
+
+_SCRIPT_LISTS = {"inline_script": script_items, "datastore": datastore_items}
+
+
 def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
-               profile: Profile | None = None) -> ListPage:
+               profile: Profile | None = None, fallback: bool = True) -> ListPage:
+    """Items and next pages of a list page. The profile's own list rules first; when they
+    find nothing (and `fallback`), every matching link of the markup, then of a
+    datastore or an inline-script array."""
     profile = profile or Profile()
     sel = Selector(text=html)
     page = ListPage()
-    if profile.list_mode == "inline_script":
-        page.items = script_items(html, url, article_pattern)
-        if not page.items:
-            log.warning("profile %s: no inline-script list items on %s; using the generic path",
-                        profile.name, url)
+    if profile.list_mode in _SCRIPT_LISTS:
+        page.items = _SCRIPT_LISTS[profile.list_mode](html, url, article_pattern)
+        if not page.items and fallback:
+            log.warning("profile %s: no %s list items on %s; using the generic path",
+                        profile.name, profile.list_mode, url)
     if not page.items and profile.list_item:
         page.items = _profile_items(sel, url, article_pattern, profile)
-        if not page.items:
+        if not page.items and fallback:
             log.warning("profile %s: list selector %r matched nothing on %s; using the generic path",
                         profile.name, profile.list_item, url)
-    if not page.items:
+    own_rules = profile.list_item or profile.list_mode in _SCRIPT_LISTS
+    if not page.items and (fallback or not own_rules):
         page.items = _generic_items(sel, url, article_pattern)
+    if not page.items and (fallback or not own_rules) and (commented := _commented_markup(sel)) is not None:
+        # some CMS templates comment the server-rendered list out and draw it again by script
+        page.items = (profile.list_item and _profile_items(commented, url, article_pattern, profile)) \
+            or _generic_items(commented, url, article_pattern)
+    if not page.items and fallback:
+        # a generic site whose list lives in a script: its links are not in the markup
+        page.items = datastore_items(html, url, article_pattern) or script_items(html, url, article_pattern)
 
     # best candidate first: the profile's next link, then one labelled 下一页,
     # then index_N pages by number, so a walk goes newest to oldest
     section = _section(url)
+    # a numbered page's next pages have higher numbers: index_7's links back to index
+    # and index_1 are not where an older list goes on (a backfill starts halfway)
+    here = _PAGINATED.search(urlsplit(url).path)
+    here_number = int(here[1] or 0) if here else -1
     candidates: list[tuple[int, int, str]] = []
     if profile.next_page:
         for link in sel.css(profile.next_page):
@@ -146,7 +210,7 @@ def parse_list(html: str, url: str, article_pattern: re.Pattern[str],
         label = link.xpath("string()").get("").strip()
         if any(lbl in label for lbl in _NEXT_LABELS):
             candidates.append((1, 0, target))
-        elif m := _PAGINATED.search(parts.path):
+        elif (m := _PAGINATED.search(parts.path)) and int(m[1] or 0) > here_number:
             candidates.append((2, int(m[1] or 0), target))
     for _, _, target in sorted(candidates, key=lambda c: (c[0], c[1])):
         if target not in page.next_pages:

@@ -21,7 +21,6 @@ DATE_META = (
 )
 TITLE_META = ("articletitle", "og:title", "twitter:title", "title", "headline")
 SOURCE_META = ("contentsource", "source", "og:site_name")
-AUTHOR_META = ("author", "article:author", "dc.creator")
 
 _Y = r"((?:19|20)\d{2})"
 _DATE_RE = re.compile(
@@ -44,23 +43,35 @@ _URL_DATE = (
 # 12371.cn and other CCTV-built sites: ARTI + 13-digit epoch milliseconds
 _EPOCH_ID = re.compile(r"/ARTI(1\d{12})\d*\.s?html?", re.IGNORECASE)
 
-_LABEL_STOP = (r"(?=\s{2,}|\s*(?:发布时间|发布日期|时间|日期|来源|作者|责任编辑|编辑|浏览|阅读|点击|字号|"
-               r"【|\[|\||｜|$)|\n)")
+_LABEL_WORDS = (r"发布时间|发布日期|发表时间|时间|日期|来源|稿源|信息来源|文章来源|作者|责任编辑|编辑|"
+                r"浏览|阅读|点击|字号|字体")
+# a label's value ends at the next label, and never starts with one: "来源： 字号：大 中 小" has no source
+_LABEL_STOP = (r"(?=\s{2,}|\s*(?:" + _LABEL_WORDS + r"|【|\[|\||｜|$)|\n)")
+# the value may sit alone on the next line ("作者：" / "安东尼"), never a body line
+_VALUE_START = (r"[ \t]*(?:\n[ \t]*(?=[^\n]{1,24}(?:\n|$)))?(?!(?:" + _LABEL_WORDS
+                + r")\s*[:：]|字[号体])")
 SOURCE_RE = re.compile(
-    r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]\s*\[?\s*([^\s\]|｜【]{2,40}?)\s*\]?" + _LABEL_STOP
-)
-AUTHOR_RE = re.compile(
-    r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]\s*([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)"
+    r"(?:来源|稿源|出处|信息来源|文章来源)\s*[:：]" + _VALUE_START + r"\[?[ \t]*([^\s\]|｜【]{2,40}?)\s*\]?"
     + _LABEL_STOP
 )
-EDITOR_RE = re.compile(
-    r"(?:责任编辑|责编|编辑)\s*[:：]\s*([^\s|｜【】)）\]]{2,20}(?:[ 、][^\s|｜【】)）\]]{2,4})*)"
+AUTHOR_RE = re.compile(
+    r"(?<![责任编审])(?:作者|撰稿|撰文|执笔人?)\s*[:：]" + _VALUE_START
+    + r"([\w·&.\-]{1,20}(?:[ 、，,][\u4e00-\u9fff]{2,4})*)" + _LABEL_STOP
 )
-# "记者 王某 李某" / "本报记者王某" / "（记者 王某）"
-REPORTER_RE = re.compile(r"记者\s*([\u4e00-\u9fff]{2,4}(?:[\s、]+[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]))*)")
-# a by-line at the end of a body: （王某 李某） or （王某 上海报道）
-BYLINE_END_RE = re.compile(
-    r"[（(]\s*([\u4e00-\u9fff]{2,3}(?:[\s、]+[\u4e00-\u9fff]{2,3})*?)\s*(?:[\u4e00-\u9fff]{2}报道)?\s*[)）]\s*$"
+EDITOR_RE = re.compile(
+    r"(?:责任编辑|责编|编辑)\s*[:：]" + _VALUE_START + r"([^\s|｜【】)）\]:：]{2,20}"
+    r"(?:[ 、](?!(?:" + _LABEL_WORDS + r"))[^\s|｜【】)）\]:：]{2,4}(?![:：]))*)"
+)
+# "记者 王某 李某" / "本报记者王某" / "（记者 王某）": a by-line, not 记者 in running text
+# ("本报记者在广汽了解到", "向记者介绍", "记者从上海昆剧团获悉"): the name ends at a space,
+# bracket, slash or role word, and 记者 is nobody's object
+REPORTER_RE = re.compile(
+    r"(?<![向对给据诉让请和与跟被叫])记者\s*"
+    r"(?!了解|获悉|发现|注意|看到|见到|采访|调查|走访|从|在|到|来到|近日|日前|昨|今|一行|还|也|又|随|表示|问|"
+    r"观察|查|实地|当天|此前|目前|就|对|向|将|曾|第一|致电|电话|联系|拨打)"
+    r"([\u4e00-\u9fff]{2,4}(?:[\s、]+[\u4e00-\u9fff]{2,3}(?![\u4e00-\u9fff]))*)"
+    r"(?=[\s）)】\]、，,。/]|通讯员|摄影?|报道|发自|$)",
+    re.MULTILINE,
 )
 _NOT_PERSON = re.compile(r"[社部网报台局委办厅会院所处室站校司中心组]$|^(?:本报|新华|记者|通讯)")
 ORIGINAL_URL_LABEL = re.compile(r"(?:原文链接|原文地址|原文网址|来源链接)\s*[:：]?")
@@ -167,22 +178,15 @@ def reporter(text: str) -> str | None:
     return " ".join(names) or None
 
 
-def byline_at_end(text: str) -> str | None:
-    tail = text.rstrip()[-60:]
-    m = BYLINE_END_RE.search(tail)
-    if not m:
-        return None
-    names = re.split(r"[\s、]+", m[1].strip())
-    if any(_NOT_PERSON.search(n) for n in names):
-        return None
-    return " ".join(names)
-
-
 _TITLE_TAIL = re.compile(r"\s*(_|\||｜|--| - | — |-)\s*([^_|｜-]{1,24})$")
 # the tail after a bare hyphen is a site or column name only when it ends like one
 _SITE_WORD = re.compile(
     r"(?:网|网站|门户|频道|政府|部|委|局|厅|办|中心|在线|日报|新闻|论坛|社区|博客|首页|平台|栏目)$"
 )
+
+
+# how a site's own name ends: a <title> that is only this names no article
+SITE_NAME_END = re.compile(r"(?:政府|政府网|门户网站?|网站|网|委员会|组织部|人社局|办公室|办公厅|首页)$")
 
 
 def clean_title(title: str, site_names: tuple[str, ...] = ()) -> str:

@@ -13,7 +13,7 @@ import logging
 import multiprocessing
 import os
 import pickle
-import time
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,12 +28,9 @@ from talentwatch.crawler.work import Processed, call_pickled, process_page, work
 from talentwatch.storage.articles import save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 from talentwatch.storage.db import transaction
+from talentwatch.storage.frontier import settle_stored
 
 log = logging.getLogger(__name__)
-
-
-def _worker_started() -> None:
-    stages.TIMES.add(stages.STARTUP, time.process_time())
 
 
 class WorkerPool:
@@ -52,8 +49,9 @@ class WorkerPool:
 
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor is unsafe
+        # the workers die with this process, however it ends (kill -9 included)
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker_started, initargs=(self.config_json,))
+                                   initializer=worker_started, initargs=(self.config_json, os.getpid()))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         with stages.TIMES.main(stages.TRANSFER):
@@ -124,9 +122,12 @@ class ArchivePipeline:
 
     Writes are gathered for a moment and committed together, in one short
     transaction per batch: a commit per article costs more than the article's own
-    rows. Each article is still all-or-nothing — it is written inside a savepoint
-    of its own, so a failing one is rolled back alone and the batch goes on — and
-    its run counts it only once the batch is committed.
+    rows. Each record is still all-or-nothing — an article, its bulletin parts and
+    its frontier row leave together, in a savepoint of their own — and its run
+    counts it only once the batch is committed, so a kill in between fetches the
+    page again. A write that fails stops the crawl (RunTracker.storage_failed): the
+    batch keeps what came before it, nothing more is stored, and what was not
+    stored stays in the frontier for the next crawl.
     """
 
     BATCH = 32  # writes per transaction at most
@@ -144,6 +145,10 @@ class ArchivePipeline:
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, (Processed, NotModified, Gone)):
             return item
+        tracker = self.crawler.spider.tracker
+        if tracker.fatal is not None:
+            tracker.item_done(item.site, None)  # the crawl is stopping: store nothing more
+            return item.article if isinstance(item, Processed) else item
         loop = asyncio.get_running_loop()
         written: asyncio.Future[str | None] = loop.create_future()
         self.pending.append((item, written))
@@ -152,7 +157,7 @@ class ArchivePipeline:
         elif self.timer is None:
             self.timer = loop.call_later(self.LINGER, self.flush)
         outcome = await written  # raises what the write raised: Scrapy counts the item as lost
-        self.crawler.spider.tracker.item_done(item.site, outcome)
+        tracker.item_done(item.site, outcome)
         return item.article if isinstance(item, Processed) else item
 
     def flush(self) -> None:
@@ -162,43 +167,55 @@ class ArchivePipeline:
         batch, self.pending = self.pending, []
         if not batch:
             return
-        db = self.crawler.spider.tracker.db
-        outcomes: list[tuple[asyncio.Future[str | None], str | None | BaseException]] = []
+        tracker = self.crawler.spider.tracker
+        outcomes: list[str | None | BaseException] = []
+        failure: BaseException | None = None
         try:
-            with stages.TIMES.main(stages.STORE), transaction(db):
-                for item, written in batch:
+            with stages.TIMES.main(stages.STORE), transaction(tracker.db):
+                for item, _ in batch:
+                    if failure is not None or tracker.fatal is not None:
+                        outcomes.append(None)  # a write failed: store nothing more
+                        continue
                     try:
-                        outcomes.append((written, self._write(db, item)))
-                    except Exception as exc:  # that article's savepoint is rolled back, not the batch
-                        outcomes.append((written, exc))
-        except Exception as exc:  # the commit itself failed: nothing of the batch is stored
-            for _, written in batch:
-                written.set_exception(exc)
-            return
-        for written, outcome in outcomes:
+                        outcomes.append(self._write(tracker, item))
+                    except (sqlite3.Error, OSError) as exc:  # rolled back alone; the crawl stops
+                        failure = exc
+                        outcomes.append(None)
+                    except Exception as exc:  # this record's fault: the batch goes on
+                        outcomes.append(exc)
+        except (sqlite3.Error, OSError) as exc:  # the commit failed: nothing of the batch is stored
+            failure = failure or exc
+            outcomes = [None] * len(batch)
+        if failure is not None:
+            # after the batch's transaction has ended: stopping the crawl writes its runs
+            tracker.storage_failed(failure)
+        for (_, written), outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 written.set_exception(outcome)
             else:
                 written.set_result(outcome)
 
     @staticmethod
-    def _write(db, item: Processed | NotModified | Gone) -> str | None:
-        """Write one record (inside the batch's transaction); returns the run's outcome."""
-        if isinstance(item, NotModified):
-            mark_not_modified(db, item.url)
-            return "not_modified"
-        if isinstance(item, Gone):
-            outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
-            if outcome:
-                log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
-            return outcome
-        article = item.article
-        if "no_body" in article.flags:
-            log.warning("no recognisable body in %s; stored with flag no_body", article.url)
-        preps = item.prepared or [None] * (1 + len(article.parts))
-        # the article and its bulletin parts: one savepoint, all or nothing
+    def _write(tracker, item: Processed | NotModified | Gone) -> str | None:
+        """Write one record in a savepoint of the batch's transaction; returns the run's outcome."""
+        db = tracker.db
         with transaction(db):
+            if isinstance(item, NotModified):
+                mark_not_modified(db, item.url)
+                return "not_modified"
+            if isinstance(item, Gone):
+                outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
+                if outcome:
+                    log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
+                return outcome
+            article = item.article
+            if "no_body" in article.flags:
+                log.warning("no recognisable body in %s; stored with flag no_body", article.url)
+            run = tracker.get(article.site)
+            requested = run.requested.pop(article.url, article.url) if run else article.url
+            preps = item.prepared or [None] * (1 + len(article.parts))
             _, kind = save_article(db, article, preps[0])
             for part, prep in zip(article.parts, preps[1:], strict=True):
                 save_article(db, part, prep)
-        return kind
+            settle_stored(db, requested)  # the frontier row leaves with the article
+            return kind

@@ -1,9 +1,21 @@
 """Crawl runs: one pass over one site, counted from its first request to the
-last stored article, and recorded in the archive's crawl_runs table."""
+last stored article, and recorded in the archive's crawl_runs table.
+
+A run also carries its walk through the site's list pages (see storage.walks:
+whether it may take shortcuts, whether it completed, whether it stopped at
+max_list_pages) and the frontier URLs it is fetching (storage.frontier).
+Failures are logged a few per kind and summarised at the end of the run, so a
+list page of 20,000 dead links gives a handful of lines, not 20,000.
+
+A write to the archive that fails (full disk, read-only file, lock timeout,
+damaged file) stops the crawl: `RunTracker.storage_failed` keeps the first
+such failure as one line for the user, and nothing more is stored.
+"""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -12,7 +24,12 @@ from dataclasses import dataclass, field
 import sqlite_utils
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.profiles import Profile, get_profile
+from talentwatch.storage import frontier, walks
 from talentwatch.storage.crawlstate import finish_run, save_list_validators, start_run
+from talentwatch.storage.health import write_failure
+
+LOGGED_PER_KIND = 3  # failures of one kind logged one by one; the rest are summarised
+KEPT_ERRORS = 100
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +53,39 @@ class SiteRun:
     list_validators: dict[str, tuple[str | None, str | None, int]] = field(default_factory=dict)
     start_failures: int = 0
     errors: list[str] = field(default_factory=list)
+    error_kinds: Counter[str] = field(default_factory=Counter)
     seen: set[str] = field(default_factory=set)
     closed: bool = False
+    # the walk: shortcuts allowed (storage.walks.begin), whether every list page it meant
+    # to read was read, and the start URLs whose walk stopped at max_list_pages
+    shortcuts: bool = False
+    walk_ok: bool = True
+    stopped_at_limit: list[str] = field(default_factory=list)
+    backfill: int | None = None  # pages to read past the cursor (crawl --backfill)
+    backfill_left: list[str] = field(default_factory=list)  # start URLs with older pages still unread
+    gone: int = 0  # never-stored articles that answered 404/410 (reported once)
+    # article URL as fetched -> URL as the list page (and the frontier) named it
+    requested: dict[str, str] = field(default_factory=dict)
 
-    def error(self, message: str) -> None:
-        log.warning("%s: %s", self.site.name, message)
-        self.errors.append(message)
+    def error(self, message: str, kind: str | None = None) -> None:
+        """Record a failure; `kind` groups repeats (only the first few are logged)."""
+        kind = kind or message
+        self.error_kinds[kind] += 1
+        if self.error_kinds[kind] <= LOGGED_PER_KIND:
+            log.warning("%s: %s", self.site.name, message)
+            if len(self.errors) < KEPT_ERRORS:
+                self.errors.append(message)
+
+    def summarise_errors(self) -> None:
+        for kind, n in self.error_kinds.items():
+            if n > LOGGED_PER_KIND:
+                line = f"{n - LOGGED_PER_KIND} more like this: {kind}"
+                log.warning("%s: %s", self.site.name, line)
+                self.errors.append(line)
+
+    @property
+    def error_count(self) -> int:
+        return sum(self.error_kinds.values())
 
     @property
     def failed(self) -> bool:
@@ -57,12 +101,39 @@ class RunTracker:
         self.active: dict[str, SiteRun] = {}
         self.finished: list[SiteRun] = []
         self.listeners: list[Callable[[SiteRun], None]] = []
+        # the first failed write to the archive, as one line; once set nothing more is stored
+        self.fatal: str | None = None
+        self.fatal_listeners: list[Callable[[str], None]] = []
+        walks.recover_runs(db)
 
-    def begin(self, site: SiteConfig) -> SiteRun:
+    def begin(self, site: SiteConfig, backfill: int | None = None) -> SiteRun:
+        # a backfill reads older pages only; it leaves the normal walk's record alone
+        shortcuts = backfill is None and walks.begin(self.db, site)
         run = SiteRun(site=site, run_id=start_run(self.db, site.name),
-                      profile=get_profile(site.profile, site.selectors.model_dump()))
+                      profile=get_profile(site.profile, site.selectors.model_dump()),
+                      shortcuts=shortcuts, backfill=backfill)
         self.active[site.name] = run
         return run
+
+    def storage_failed(self, exc: BaseException) -> None:
+        """A write to the archive failed: stop storing, keep the reason for the user."""
+        if self.fatal is not None:
+            return
+        self.fatal = write_failure(self.db, exc)
+        log.debug("archive write failed", exc_info=exc)
+        for listener in self.fatal_listeners:
+            listener(self.fatal)
+
+    def article_lost(self, site: str, url: str, reason: str) -> None:
+        """An article page was fetched but not stored (extraction failed): retry it later."""
+        run = self.active.get(site)
+        requested = run.requested.pop(url, url) if run else url
+        if self.fatal is None:
+            try:
+                frontier.record_failure(self.db, requested, reason)
+            except sqlite3.Error as exc:
+                self.storage_failed(exc)
+        self.item_done(site, None, f"{url}: not stored: {reason}")
 
     def is_running(self, name: str) -> bool:
         return name in self.active
@@ -98,6 +169,7 @@ class RunTracker:
         if run.closed:
             return
         run.error(reason)
+        run.walk_ok = False
         run.pending = run.items = 0
         self._maybe_finish(run)
 
@@ -106,13 +178,25 @@ class RunTracker:
             return
         run.closed = True
         self.active.pop(run.site.name, None)
-        if run.list_validators and not run.errors:
-            # only a clean run may let the next one skip these pages on a 304: after a
-            # failure, the list is read again so that nothing it named is missed
-            save_list_validators(self.db, run.site.name, run.list_validators)
-        finish_run(self.db, run.run_id, pages=run.pages, new=run.new, changed=run.changed,
-                   errors=run.errors, failed=run.failed, duplicates=run.duplicates,
-                   removed=run.removed, not_modified=run.not_modified, requests=dict(run.requests))
+        run.summarise_errors()
+        if self.fatal is None:
+            try:
+                self._record_end(run)
+            except sqlite3.Error as exc:
+                self.storage_failed(exc)
         self.finished.append(run)
         for listener in self.listeners:
             listener(run)
+
+    def _record_end(self, run: SiteRun) -> None:
+        completed = run.walk_ok and run.backfill is None
+        if run.backfill is None:
+            settled = walks.finish(self.db, run.site, completed=completed,
+                                   stopped_at_limit=bool(run.stopped_at_limit))
+            if settled and run.list_validators:
+                # only a walk that read every page and stored every article it found may
+                # let the next one skip these pages on a 304 (storage.walks)
+                save_list_validators(self.db, run.site.name, run.list_validators)
+        finish_run(self.db, run.run_id, pages=run.pages, new=run.new, changed=run.changed,
+                   errors=run.errors, failed=run.failed, duplicates=run.duplicates,
+                   removed=run.removed, not_modified=run.not_modified, requests=dict(run.requests))

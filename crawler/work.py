@@ -17,6 +17,7 @@ from talentwatch.core.profiles import Profile
 from talentwatch.core.records import Article, Page
 from talentwatch.core.relevance_config import RelevanceConfig
 from talentwatch.crawler.extract import extract
+from talentwatch.crawler.lifeline import die_with_parent
 from talentwatch.storage.articles import Prepared, prepare, with_search_tokens
 
 
@@ -59,9 +60,12 @@ if TYPE_CHECKING:
 _classifier: Classifier | None = None
 
 
-def worker_started(config_json: str | None = None) -> None:
+def worker_started(config_json: str | None = None, parent_pid: int | None = None) -> None:
     """A new worker does its start-up work (imports, classifier) before its first page;
-    the crawl's relevance config comes once, here, not with every page."""
+    the crawl's relevance config comes once, here, not with every page. With
+    `parent_pid` it dies with that process, however it ends."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     # imported here: the main process loads this module only for the names it sends
     from talentwatch.relevance import Classifier
 

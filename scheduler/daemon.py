@@ -129,6 +129,7 @@ class OutboxWorker:
         self.local = threading.local()
         self.sent = 0
         self.failed = 0
+        self.dead = 0
         self.errors: list[str] = []
 
     def _open(self) -> None:
@@ -154,6 +155,7 @@ class OutboxWorker:
             return
         self.sent += report.sent
         self.failed += report.failed
+        self.dead += report.dead
         self.errors = (self.errors + report.errors)[-20:]
 
     def submit(self, digests: list[str] | None = None):
@@ -261,6 +263,10 @@ class Daemon:
         if self.finished:
             return None
         self.finished = True
+        if self.tracker.fatal is not None:
+            # the archive cannot be written: stop (non-zero), what was not stored waits in the frontier
+            log.error("%s", self.tracker.fatal)
+            self.exit_code = 1
         for run in list(self.tracker.active.values()):
             self._close_early(run, "stopped before the site was done (daemon shutting down)")
         with contextlib.suppress(Exception):
@@ -407,5 +413,7 @@ class Daemon:
     def _once_done(self) -> None:
         if self.sites and len(set(self.failed_sites)) == len(self.sites):
             self.exit_code = 1
+        if self.outbox.failed:
+            self.exit_code = 1  # cron must notice; the outbox keeps the messages for the next run
         self.stopping = True
         self._stop_crawler(ONCE_GRACE)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -204,7 +205,8 @@ def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str,
 # -- saving -----------------------------------------------------------------------
 
 def save_article(db: sqlite_utils.Database, article: Article,
-                 prepared: Prepared | None = None) -> tuple[int, str | None]:
+                 prepared: Prepared | None = None,
+                 also: Callable[[sqlite_utils.Database], None] | None = None) -> tuple[int, str | None]:
     """Store one article; returns (article id, event kind or None).
 
     New page: a row, version 1, and a `new` event — or a `duplicate` event
@@ -213,6 +215,7 @@ def save_article(db: sqlite_utils.Database, article: Article,
     changed: a new version with its diff and a `changed` event. Known page
     unchanged, or changed only cosmetically (view counter, render time): no
     version, no event; a withdrawn page seen again is restored (`changed`).
+    `also` runs inside the same transaction (the crawl settles its frontier row).
     """
     # normalising and hashing happen before taking the write lock (or in a crawl's
     # worker processes, which hand over `prepared`)
@@ -227,6 +230,8 @@ def save_article(db: sqlite_utils.Database, article: Article,
     if known is None or known["norm_hash"] != prep.norm_hash:
         _ = prep.signature  # new or changed: compute the MinHash before taking the lock
     with transaction(db):
+        if also is not None:
+            also(db)
         existing = find_article(db, article.url, exact=bool(article.parent_url))
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)

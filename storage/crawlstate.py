@@ -9,6 +9,7 @@ article was last checked, and what a re-check found (304: as archived;
 from __future__ import annotations
 
 import json
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -97,8 +98,8 @@ def start_run(db: sqlite_utils.Database, site: str) -> int:
     with transaction(db):
         cur = db.execute(
             "INSERT INTO crawl_runs (site, started, status, pages, new_articles, changed_articles,"
-            " errors, error_messages) VALUES (?, ?, 'running', 0, 0, 0, 0, '[]')",
-            [site, now_iso()],
+            " errors, error_messages, pid) VALUES (?, ?, 'running', 0, 0, 0, 0, '[]', ?)",
+            [site, now_iso(), os.getpid()],
         )
     assert cur.lastrowid is not None  # an INSERT always gives a row id
     return cur.lastrowid

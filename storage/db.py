@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 
 class ArchiveError(Exception):
@@ -30,6 +32,8 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
     crawls (near-duplicate bands are looked up at random), small for a daemon
     that should hold its memory flat.
     """
+    import sqlite_utils  # here: `talentwatch validate` and `--help` do not pay for it
+
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,31 +46,57 @@ def connect(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
         db.execute("PRAGMA synchronous = NORMAL")
         db.execute("PRAGMA foreign_keys = ON")
     except (OSError, sqlite3.DatabaseError) as exc:
-        raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
+        raise ArchiveError(f"{path}: cannot open the archive: {exc}{_repair_hint(path, exc)}") from None
     return db
+
+
+_DEPTH = "_talentwatch_depth"  # how deep in `transaction` this connection is
+
+
+def _repair_hint(path: Path, exc: BaseException) -> str:
+    """What to do about a file SQLite finds damaged (see storage.health for the index)."""
+    text = str(exc).lower()
+    if "malformed" in text or "not a database" in text:
+        return f"; restore it from a backup, or salvage it with `sqlite3 {path} .recover`"
+    return ""
 
 
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
 
-    Inside another transaction (a crawl commits its articles in batches) it is a
-    savepoint instead: rolled back alone on an error, committed with the outer one."""
+    Nested use is a savepoint of the outer transaction (a crawl commits its articles
+    in batches; schema creation wraps the index's own set-up): rolled back alone on
+    an error, which still reaches the outer one, and committed with it."""
     conn = db.conn
-    if conn.in_transaction:
-        conn.execute("SAVEPOINT article")
+    depth = getattr(db, _DEPTH, 0)
+    if depth:
+        setattr(db, _DEPTH, depth + 1)
+        conn.execute("SAVEPOINT nested")
         try:
             yield
         except BaseException:
-            conn.execute("ROLLBACK TO article")
-            conn.execute("RELEASE article")
+            if conn.in_transaction:  # a full disk may already have rolled it all back
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
             raise
-        conn.execute("RELEASE article")
+        finally:
+            setattr(db, _DEPTH, depth)
+        conn.execute("RELEASE nested")
         return
     conn.execute("BEGIN IMMEDIATE")
+    setattr(db, _DEPTH, 1)
     try:
         yield
     except BaseException:
-        conn.execute("ROLLBACK")
+        setattr(db, _DEPTH, 0)
+        if conn.in_transaction:  # a full disk may already have rolled it back
+            conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
+    setattr(db, _DEPTH, 0)
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise

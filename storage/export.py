@@ -12,13 +12,16 @@ import csv
 import io
 import json
 from collections.abc import Iterable, Iterator
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
-import sqlite_utils
+from talentwatch.core.safety import clean_data
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.filters import Filters
 from talentwatch.storage.query import to_match
 from talentwatch.storage.search import search_subquery
+
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 # the names users script against; later fields are appended, these stay
 EXPORT_FIELDS = [
@@ -86,10 +89,13 @@ def export_records(db: sqlite_utils.Database, where: str | None = None,
         yield record
 
 
+# Exports are data: every field's text loses its control characters, URLs stay as archived
+# (nothing in a JSON Lines or CSV file is a link).
+
 def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase | TextIO) -> int:
     count = 0
     for record in records:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write(json.dumps(clean_data(record, urls=False), ensure_ascii=False) + "\n")
         count += 1
     return count
 
@@ -100,7 +106,7 @@ def write_csv(records: Iterable[dict[str, Any]], out: io.TextIOBase | TextIO) ->
     count = 0
     for record in records:
         writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
-                         for k, v in record.items()})
+                         for k, v in clean_data(record, urls=False).items()})
         count += 1
     return count
 

@@ -3,6 +3,10 @@
 An entry is the cluster's original article: its id is the original's URL (stable
 across regenerations, so a reader shows each story once), its content the text
 with the incentives found and the other places that published it.
+
+Pages are not vetted: every record is cleaned first (core.safety) — no control
+characters in titles or text (an XML document cannot hold them), and only http(s)
+URLs become links; an entry whose own URL is not http(s) is left out.
 """
 
 from __future__ import annotations
@@ -10,11 +14,13 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-import sqlite_utils
-from feedgen.feed import FeedGenerator
+from talentwatch.core.safety import clean_data, one_line, safe_url
 from talentwatch.storage.export import ExportFormat
+
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 CHINA = timezone(timedelta(hours=8))
 SUMMARY_CHARS = 200
@@ -32,10 +38,11 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _reposts(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
-    return list(db.query(
+    rows = clean_data(list(db.query(
         "SELECT m.url, m.site, m.published FROM articles a JOIN articles m"
         " ON coalesce(m.duplicate_of, m.id) = coalesce(a.duplicate_of, a.id)"
-        " WHERE a.url = ? AND m.url != ? ORDER BY m.published, m.id", [url, url]))
+        " WHERE a.url = ? AND m.url != ? ORDER BY m.published, m.id", [url, url])))
+    return [r for r in rows if r["url"]]  # only http(s) copies are linked
 
 
 def _last_change(db: sqlite_utils.Database, url: str) -> datetime | None:
@@ -72,28 +79,33 @@ def _content(record: dict[str, Any], reposts: list[dict[str, Any]]) -> str:
 def atom_feed(db: sqlite_utils.Database, records: Iterable[dict[str, Any]], *, title: str,
               feed_id: str = "urn:talentwatch:archive", link: str | None = None) -> bytes:
     """An Atom document for `records` (export records, one per cluster, newest first)."""
+    from feedgen.feed import FeedGenerator  # lxml-based: loaded only when a feed is written
+
     fg = FeedGenerator()
     fg.id(feed_id)
-    fg.title(title)
+    fg.title(one_line(title))
     fg.author({"name": "talentwatch"})
     fg.language("zh-CN")
     fg.generator("talentwatch")
-    if link:
-        fg.link(href=link, rel="alternate")
+    if safe_url(link):
+        fg.link(href=safe_url(link), rel="alternate")
     newest: datetime | None = None
     entries = []
-    for record in records:
+    for raw in records:
+        record = clean_data(raw)  # text without control characters, URL fields http(s) or None
         url = record["url"]
+        if not url:
+            continue
         published = _when(record.get("published")) or _when(record.get("first_seen"))
-        updated = max(filter(None, [published, _last_change(db, url)]), default=None) \
+        updated = max(filter(None, [published, _last_change(db, raw["url"])]), default=None) \
             or datetime.now(UTC)
         newest = max(newest or updated, updated)
-        entries.append((record, published, updated, _reposts(db, url)))
+        entries.append((record, published, updated, _reposts(db, raw["url"])))
     # feedgen prepends each new entry: add oldest first to keep the records' order
     for record, published, updated, reposts in reversed(entries):
         entry = fg.add_entry()
         entry.id(record["url"])
-        label = record.get("title") or record["url"]
+        label = one_line(record.get("title")) or record["url"]
         entry.title(f"[已撤回] {label}" if record.get("status") == "withdrawn" else label)
         entry.link(href=record["url"], rel="alternate")
         if record.get("original_url") and record["original_url"] != record["url"]:
@@ -102,7 +114,7 @@ def atom_feed(db: sqlite_utils.Database, records: Iterable[dict[str, Any]], *, t
             entry.published(published)
         entry.updated(updated)
         if record.get("author") or record.get("source"):
-            entry.author({"name": record.get("author") or record.get("source")})
+            entry.author({"name": one_line(record.get("author") or record.get("source"))})
         for topic in record.get("topics") or []:
             entry.category(term=str(topic))
         text = " ".join((record.get("text") or "").split())

@@ -7,7 +7,10 @@ one message share a `message_id` derived from their keys, the subscription and
 the channel, so a message re-sent after a crash carries the same id.
 
 Rows move held -> queued -> sent; a failed send stays queued with a later
-`next_attempt`, and so does the rest of its channel's queue. Rows of a
+`next_attempt`, and so does the rest of its channel's queue. A message that
+fails for a reason retrying cannot fix (it cannot be built, the receiver
+refuses it) is retried alone, its channel's other messages going on, and after
+PARK_AFTER attempts is parked as `dead` until `requeue` puts it back. Rows of a
 subscription or channel since removed from the config are kept (orphaned), not
 sent and not deleted. Nothing here sends anything: scheduler.alerts does.
 """
@@ -25,6 +28,12 @@ import sqlite_utils
 HELD = "held"  # waiting for its subscription's digest
 QUEUED = "queued"  # to be sent at next_attempt
 SENT = "sent"
+DEAD = "dead"  # failed PARK_AFTER times for a reason retrying cannot fix; see requeue
+
+# `failure` of a row that failed: what kind of failure its last attempt was
+TRANSIENT = "transient"  # the channel is down: its whole queue waits
+PERMANENT = "permanent"  # this message is refused or cannot be built: it alone waits
+PARK_AFTER = 3  # attempts before a permanently failing message is parked as dead
 
 
 def iso(moment: datetime) -> str:
@@ -97,8 +106,10 @@ def add_alerts(db: sqlite_utils.Database, subscription: str, channel: str, alert
 def not_before(db: sqlite_utils.Database, subscription: str, channel: str, now: datetime) -> str:
     """When a new message of a channel may go: now, or when its failing queue is retried,
     so a channel that is down gets no extra attempts and keeps its messages in order."""
+    # only a channel that is down defers its queue; a refused message waits alone
     row = db.execute("SELECT max(next_attempt) FROM outbox WHERE subscription = ? AND channel = ?"
-                     " AND status = ? AND attempts > 0", [subscription, channel, QUEUED]).fetchone()
+                     " AND status = ? AND attempts > 0 AND coalesce(failure, ?) = ?",
+                     [subscription, channel, QUEUED, TRANSIENT, TRANSIENT]).fetchone()
     return max(iso(now), row[0] or "")
 
 
@@ -189,8 +200,9 @@ def due(db: sqlite_utils.Database, now: datetime, pairs: Iterable[Pair], limit: 
 
 def mark_sent(db: sqlite_utils.Database, message_id: str, now: datetime) -> None:
     with db.conn:
-        db.execute("UPDATE outbox SET status = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL"
-                   " WHERE message_id = ? AND status = ?", [SENT, iso(now), message_id, QUEUED])
+        db.execute("UPDATE outbox SET status = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL,"
+                   " failure = NULL WHERE message_id = ? AND status = ?",
+                   [SENT, iso(now), message_id, QUEUED])
 
 
 def mark_failed(db: sqlite_utils.Database, pending: Pending, error: str, retry_at: datetime) -> None:
@@ -200,11 +212,53 @@ def mark_failed(db: sqlite_utils.Database, pending: Pending, error: str, retry_a
     coming due (and filling `due`) while the channel is known to be down.
     """
     with db.conn:
-        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?"
-                   " WHERE message_id = ? AND status = ?", [error[:500], pending.message_id, QUEUED])
+        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failure = ?"
+                   " WHERE message_id = ? AND status = ?",
+                   [error[:500], TRANSIENT, pending.message_id, QUEUED])
         db.execute("UPDATE outbox SET next_attempt = ? WHERE subscription = ? AND channel = ?"
                    " AND status = ? AND next_attempt < ?",
                    [iso(retry_at), pending.subscription, pending.channel, QUEUED, iso(retry_at)])
+
+
+def mark_refused(db: sqlite_utils.Database, pending: Pending, error: str, retry_at: datetime,
+                 park_after: int = PARK_AFTER) -> bool:
+    """Record a send that retrying cannot fix: only this message waits until `retry_at`
+    (the channel's other messages go on), or, at its `park_after`-th attempt, it is
+    parked as dead. Returns whether it was parked."""
+    parked = pending.attempts + 1 >= park_after
+    with db.conn:
+        db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ?, failure = ?, status = ?,"
+                   " next_attempt = ? WHERE message_id = ? AND status = ?",
+                   [error[:500], PERMANENT, DEAD if parked else QUEUED, iso(retry_at),
+                    pending.message_id, QUEUED])
+    return parked
+
+
+def dead_messages(db: sqlite_utils.Database, limit: int | None = None) -> list[dict[str, Any]]:
+    """Parked messages, oldest first: `id` (the number `requeue` takes: its first row's id),
+    message_id, subscription, channel, rows, attempts, error, created_at."""
+    return list(db.query(
+        "SELECT min(id) AS id, message_id, subscription, channel, count(*) AS rows,"
+        " max(attempts) AS attempts, max(last_error) AS error, min(created_at) AS created_at"
+        " FROM outbox WHERE status = ? GROUP BY message_id ORDER BY min(id)"
+        + (" LIMIT ?" if limit else ""), [DEAD, *([limit] if limit else [])]))
+
+
+def requeue(db: sqlite_utils.Database, ids: Iterable[int | str] = (), *, every: bool = False,
+            now: datetime | None = None) -> list[dict[str, Any]]:
+    """Put dead messages back in the queue with a fresh count of attempts: those whose
+    number (see dead_messages) or message id is in `ids`, or `every` one. Returns them
+    (as dead_messages lists them); an id that names no dead message is left out."""
+    wanted = {str(i) for i in ids}
+    chosen = [m for m in dead_messages(db) if every or str(m["id"]) in wanted or m["message_id"] in wanted]
+    now = now or utcnow()
+    with db.conn:  # due now, or when its channel, if down, is retried (keeping its order)
+        db.conn.executemany(
+            "UPDATE outbox SET status = ?, attempts = 0, failure = NULL, last_error = NULL, next_attempt = ?"
+            " WHERE message_id = ? AND status = ?",
+            [(QUEUED, not_before(db, m["subscription"], m["channel"], now), m["message_id"], DEAD)
+             for m in chosen])
+    return chosen
 
 
 def backoff(attempts: int, initial: float, maximum: float) -> timedelta:
@@ -213,12 +267,13 @@ def backoff(attempts: int, initial: float, maximum: float) -> timedelta:
 
 
 def counts(db: sqlite_utils.Database, pairs: Iterable[Pair] | None = None) -> dict[str, int]:
-    """held / queued / failing (queued after a failed attempt) / sent row counts; with the
-    configured `pairs`, also orphaned: held or queued rows of a channel no longer configured."""
+    """held / queued / failing (queued after a failed attempt) / sent / dead row counts; with
+    the configured `pairs`, also orphaned: held or queued rows of a channel no longer configured."""
     row = db.execute(
         "SELECT sum(status = 'held'), sum(status = 'queued'),"
-        " sum(status = 'queued' AND attempts > 0), sum(status = 'sent') FROM outbox").fetchone()
-    out = dict(zip(("held", "queued", "failing", "sent"), (v or 0 for v in row), strict=True))
+        " sum(status = 'queued' AND attempts > 0), sum(status = 'sent'), sum(status = 'dead') FROM outbox"
+    ).fetchone()
+    out = dict(zip(("held", "queued", "failing", "sent", "dead"), (v or 0 for v in row), strict=True))
     if pairs is not None:
         where, params = _pairs_clause(pairs)
         out["orphaned"] = db.execute(

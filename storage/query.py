@@ -19,6 +19,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from talentwatch.core.safety import clean_text
+
 # runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
 WORD_RUN = re.compile(r"[^\W_]+")
 
@@ -113,8 +115,14 @@ def _lex(query: str) -> list[tuple[str, Any]]:
     return [t for t in tokens if t[0] != "term" or WORD_RUN.search(normalize(t[1]))]
 
 
+# parentheses and NOTs inside one another: a human query needs a handful; the parser and the
+# FTS5 expression recurse once per level, so a hostile one must end here, as a QueryError
+MAX_NESTING = 32
+
+
 class _Parser:
     def __init__(self, tokens: list[tuple[str, Any]]) -> None:
+        self.depth = 0
         self.tokens = tokens
         self.pos = 0
 
@@ -157,25 +165,35 @@ class _Parser:
 
     def unary(self) -> Any:
         kind = self.peek()
-        if kind == "NOT":
-            self.pos += 1
-            if self.peek() in (None, ")", "OR", "AND", "NOT"):
-                raise QueryError("NOT must be followed by the word or phrase to exclude")
-            return Not(self.unary())
-        if kind == "(":
-            self.pos += 1
-            if self.peek() == ")":
-                raise QueryError("empty parentheses: put a word or phrase between ( and )")
-            node = self.or_expr()
-            if self.peek() != ")":
-                raise QueryError("unbalanced parenthesis: a '(' is never closed")
-            self.pos += 1
-            return node
+        if kind in ("NOT", "("):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise QueryError(f"too deeply nested: at most {MAX_NESTING} levels of parentheses and NOT")
+            try:
+                return self._nested(kind)
+            finally:
+                self.depth -= 1
         if kind == "term":
             text = self.tokens[self.pos][1]
             self.pos += 1
             return Term(text, WORD_RUN.findall(normalize(text)))
         raise QueryError(f"unexpected {self.tokens[self.pos][1]!r} in the query")
+
+    def _nested(self, kind: str) -> Any:
+        """A NOT or a parenthesised group, one level further in."""
+        if kind == "NOT":
+            self.pos += 1
+            if self.peek() in (None, ")", "OR", "AND", "NOT"):
+                raise QueryError("NOT must be followed by the word or phrase to exclude")
+            return Not(self.unary())
+        self.pos += 1
+        if self.peek() == ")":
+            raise QueryError("empty parentheses: put a word or phrase between ( and )")
+        node = self.or_expr()
+        if self.peek() != ")":
+            raise QueryError("unbalanced parenthesis: a '(' is never closed")
+        self.pos += 1
+        return node
 
 
 def parse_query(query: str) -> Any:
@@ -252,8 +270,9 @@ def term_pattern(terms: list[Term]) -> re.Pattern | None:
 
 def highlight(text: str, pattern: re.Pattern | None, mark: tuple[str, str] = ("[", "]"),
               width: int = 120) -> str:
-    """A window of `text` around its first match, every match inside it marked."""
-    text = re.sub(r"\s+", " ", text or "").strip()
+    """A window of `text` around its first match, every match inside it marked (the text
+    without control characters: a snippet goes to a terminal or a web page)."""
+    text = re.sub(r"\s+", " ", clean_text(text)).strip()
     first = pattern.search(text) if pattern else None
     start = 0 if first is None else max(0, first.start() - width // 4)
     end = min(len(text), start + width)

@@ -10,8 +10,9 @@ import sqlite3
 from pathlib import Path
 
 import sqlite_utils
-from talentwatch.storage import dedupe
-from talentwatch.storage.db import ArchiveError, connect
+from talentwatch.storage import dedupe, frontier, walks
+from talentwatch.storage.db import ArchiveError, connect, transaction
+from talentwatch.storage.health import damage_message, is_damage
 from talentwatch.storage.search import ensure_index
 
 ARTICLES = {
@@ -95,6 +96,7 @@ CRAWL_RUNS = {
     "removed": int,  # articles found withdrawn (404/410) on re-check
     "not_modified": int,  # conditional requests answered 304
     "requests": str,  # JSON {list, article, recheck, attachment}: requests sent
+    "pid": int,  # the process running it: a `running` row whose process is gone was interrupted
 }
 
 # Alerts waiting to go out: one row per (alert, subscription, channel); see storage.outbox.
@@ -108,8 +110,9 @@ OUTBOX = {
     "subscription": str,
     "channel": str,  # label of the channel (scheme, host, hash): never its secrets
     "message_id": str,  # stable id shared by the rows sent as one message
-    "status": str,  # held (waiting for a digest) | queued | sent
+    "status": str,  # held (waiting for a digest) | queued | sent | dead (parked: see outbox.requeue)
     "attempts": int,
+    "failure": str,  # transient | permanent: what the last failed attempt was (NULL: none)
     "next_attempt": str,
     "last_error": str,
     "created_at": str,
@@ -154,10 +157,26 @@ def open_archive(path: str | Path, cache_mb: int = 64) -> sqlite_utils.Database:
     """Open (creating or migrating) the archive at `path`, in WAL mode (see storage.db.connect)."""
     db = connect(path, cache_mb)
     try:
-        _create(db)
+        _create_once(db)
     except sqlite3.DatabaseError as exc:
+        db.close()
+        if is_damage(exc):
+            raise ArchiveError(damage_message(path, exc)) from None
         raise ArchiveError(f"{path}: cannot open the archive: {exc}") from None
     return db
+
+
+def _create_once(db: sqlite_utils.Database) -> None:
+    """Create or migrate the schema as ONE immediate transaction: processes opening a new
+    archive at the same moment wait for each other (busy_timeout) instead of racing, and
+    each re-checks what exists inside its own transaction."""
+    try:
+        with transaction(db):
+            _create(db)
+    except sqlite3.OperationalError as exc:
+        if "readonly" not in str(exc):
+            raise
+        _create(db)  # a read-only archive: fine as long as its schema is complete
 
 
 def _create(db: sqlite_utils.Database) -> None:
@@ -182,5 +201,7 @@ def _create(db: sqlite_utils.Database) -> None:
     db.table("outbox").create_index(["message_id"], if_not_exists=True)
     _ensure(db, "alert_cursors", ALERT_CURSORS, "subscription")
     _ensure(db, "jobs", JOBS, "id")
+    frontier.ensure_table(db)
+    walks.ensure_tables(db)
     # the full-text index (format and upkeep: storage.search)
     ensure_index(db)

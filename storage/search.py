@@ -24,9 +24,8 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.db import transaction
 from talentwatch.storage.filters import Filters, first_day, last_day
@@ -41,6 +40,9 @@ from talentwatch.storage.query import (
     term_pattern,
     to_match,
 )
+
+if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
+    import sqlite_utils
 
 TITLE_WEIGHT = 3.0
 # a hit's bm25 is divided by (1 + age / RECENCY_DAYS): a two-year-old item needs

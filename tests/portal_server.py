@@ -28,6 +28,7 @@ class Hit:
 class Traffic:
     hits: list[Hit] = field(default_factory=list)
     forced: dict[str, int] = field(default_factory=dict)  # path -> status to answer
+    arrivals: list[str] = field(default_factory=list)  # paths in the order requests came in
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mark(self) -> int:
@@ -63,6 +64,8 @@ class CountingHandler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         path = self.path.split("?")[0]
+        with self.traffic.lock:
+            self.traffic.arrivals.append(path)
         if path in self.traffic.forced:
             self.send_error(self.traffic.forced[path])
             return None

@@ -49,7 +49,7 @@ def test_a_kind_defined_in_a_test_is_picked_by_its_scheme(bell, receiver, monkey
     assert got["path"] == "/ring"
     # the kind's limit is in characters: cut at a line boundary, with the note saying so
     assert got["json"]["text"].startswith("关于申报2024年度高层次人才安家补贴的通知")
-    assert "内容过长" in got["json"]["text"] and "联系人" not in got["json"]["text"]
+    assert "超出长度限制" in got["json"]["text"] and "联系人" not in got["json"]["text"]
 
 
 def test_a_kinds_failure_is_reported_without_the_secret_parts_it_names(bell, monkeypatch):

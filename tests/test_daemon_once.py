@@ -39,7 +39,7 @@ def test_three_talent_items_reach_mail_and_webhook_once(tmp_path, mailbox, recei
 
         assert len(receiver.requests) == 1
         payload = receiver.requests[0]["json"]
-        assert payload["schema"] == "talentwatch.alert/1"
+        assert payload["schema"] == "talentwatch.alert/2"
         # one stable id per (items, subscription, channel): the mail's and the webhook's differ
         assert payload["id"].startswith("tw-") and payload["id"] not in mail["Message-ID"]
         assert {i["title"] for i in payload["items"]} == talent_titles

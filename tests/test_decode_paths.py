@@ -1,7 +1,7 @@
 """The crawl and `talentwatch extract` decode page bytes with one decoder: the same bytes
 give the same record whichever way they come in — pages that declare no charset (a
 short one, whose byte statistics charset detection reads as Korean), a GBK page
-labelled gb2312, and a GBK page mislabelled utf-8."""
+labelled gb2312, and a GBK page mislabelled utf-8 (read as GB18030 and flagged charset_mismatch)."""
 
 from __future__ import annotations
 
@@ -76,3 +76,7 @@ def test_crawl_and_extract_give_the_same_record_for_the_same_bytes(tmp_path: Pat
         record = crawled[f"post_{names.index(name) + 1}.html"]
         assert record["title"] == PAGES[name][1], name
         assert "\ufffd" not in record["text"] and ("魏喆同志" in record["text"] or len(record["title"]) <= 10)
+    # the GBK page that says utf-8 reads correctly too, and both ways flag it
+    mislabelled = crawled[f"post_{names.index('mislabelled') + 1}.html"]
+    assert mislabelled["title"] == PAGES["mislabelled"][1]
+    assert "charset_mismatch" in mislabelled["flags"]

@@ -141,7 +141,8 @@ def test_html_mail_escapes_scraped_text(db, mailbox):
 
 
 def test_digest_groups_a_days_items_into_one_message(db, mailbox):
-    cfg = config({"name": "早报", "mode": "digest", "cron": "0 8 * * *", "channels": [mailbox.url]})
+    cfg = config({"name": "早报", "mode": "digest", "cron": "0 8 * * *", "channels": [mailbox.url],
+                  "group_by": "topic"})
     save_article(db, article(1, topics=["人才引进"], published="2026-11-18T09:00:00+08:00"))
     collect(db, cfg)
     save_article(db, article(2, topics=["住房补贴"], published="2026-11-18T15:00:00+08:00"))
@@ -196,7 +197,9 @@ def test_a_dead_channels_long_queue_holds_back_no_other_and_removed_channels_are
     assert counts(db)["queued"] == 151 + 151
     first = deliver_due(db, cfg)
     assert (first.sent, first.failed) == (1, 1)
-    assert len(receiver.requests) == 1 and len(receiver.requests[0]["json"]["items"]) == 151
+    # one message, listing the 50 newest of its 151 stories and counting the rest
+    payload = receiver.requests[0]["json"]
+    assert len(receiver.requests) == 1 and payload["total"] == 151 and len(payload["items"]) == 50
     # the whole dead queue waits for the retry, not just the message that failed
     assert db.execute("SELECT count(*) FROM outbox WHERE subscription = 'dead' AND next_attempt <= ?",
                       [iso(utcnow())]).fetchone()[0] == 0

@@ -29,6 +29,7 @@ from talentwatch.scheduler.alerts import apprise_any, chatbots, mail, webhook  #
 from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
 from talentwatch.scheduler.alerts.kinds import ChannelKind, kind_for
 from talentwatch.scheduler.alerts.render import Message
+from talentwatch.scheduler.alerts.sanitize import safe_message
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -127,13 +128,16 @@ def kind_of(channel: Channel, url: str) -> type[ChannelKind]:
 
 
 def send(channel: Channel, message: Message) -> None:
-    """Send `message` through `channel`; raises DeliveryError (redacted) or ChannelError."""
+    """Send `message` through `channel`; raises DeliveryError (redacted; PermanentError when
+    retrying cannot help) or ChannelError. Every kind gets the message made safe: one-line
+    subject, no control characters, only http(s) URLs in the payload."""
     url = channel.url()
+    message = safe_message(message)
     try:
         with redacting(channel):
             kind_of(channel, url)(url).send(message)
     except DeliveryError as exc:
-        raise DeliveryError(channel.redact(str(exc))) from None
+        raise type(exc)(channel.redact(str(exc))) from None
     except ChannelError as exc:
         raise ChannelError(channel.redact(str(exc))) from None
     except Exception as exc:  # any library error: keep the reason, drop the secrets

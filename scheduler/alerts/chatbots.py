@@ -25,7 +25,7 @@ import requests
 from apprise.plugins.dingtalk import NotifyDingTalk
 from apprise.plugins.feishu import NotifyFeishu
 from apprise.plugins.wecombot import NotifyWeComBot
-from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, PermanentError, http_refusal
 from talentwatch.scheduler.alerts.kinds import ChannelKind, Limit
 from talentwatch.scheduler.alerts.render import Message
 
@@ -64,7 +64,8 @@ class ChatBot(ChannelKind):
         except requests.RequestException as exc:
             raise DeliveryError(f"{name}: {type(exc).__name__}") from None
         if reply.status_code != 200:
-            raise DeliveryError(f"{name}: HTTP {reply.status_code}")
+            error = PermanentError if http_refusal(reply.status_code) else DeliveryError
+            raise error(f"{name}: HTTP {reply.status_code}")
         try:
             verdict = reply.json()
         except ValueError:

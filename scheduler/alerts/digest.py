@@ -9,7 +9,7 @@ import sqlite_utils
 from talentwatch.core.config import Config, Subscription
 from talentwatch.scheduler.alerts.channels import Channel
 from talentwatch.scheduler.alerts.collect import unread
-from talentwatch.scheduler.alerts.render import Message, load_items, render
+from talentwatch.scheduler.alerts.render import Message, compose
 from talentwatch.storage.outbox import already_alerted, held_rows, message_id_for, utcnow
 
 
@@ -34,4 +34,5 @@ def preview(db: sqlite_utils.Database, config: Config, sub: Subscription,
     if not rows:
         return None
     message_id = message_id_for(sub.name, label, [f"digest:{r['alert_key']}" for r in rows])
-    return render(message_id, sub.name, "digest", load_items(db, rows), now)
+    return compose(db, message_id, sub, rows, now, baseline_window=config.daemon.baseline_window,
+                   web_url=config.daemon.web_url)

@@ -43,19 +43,24 @@ class Limit:
         return len(text.encode()) if self.unit == "bytes" else len(text)
 
     def fit(self, text: str) -> str:
-        """`text` cut at a line boundary to fit, saying so; unchanged when it fits."""
+        """`text` cut to fit, at the last whole entry (a blank line) that fits, else at a line
+        boundary, saying so; unchanged when it fits."""
         if self.measure(text) <= self.size:
             return text
-        note = "\n\n…（内容过长，其余见邮件或归档）"
+        note = "\n\n…（超出长度限制，余见邮件或网页）"
         budget = self.size - self.measure(note)
-        out, used = [], 0
+        out: list[str] = []
+        used = 0
         for line in text.splitlines(keepends=True):
             size = self.measure(line)
             if used + size > budget:
                 break
             out.append(line)
             used += size
-        return "".join(out) + note
+        blanks = [i for i, line in enumerate(out) if not line.strip()]
+        if len(blanks) > 1:  # keep whole entries: drop a half-written one
+            out = out[:blanks[-1]]
+        return "".join(out).rstrip("\n") + note
 
 
 class ChannelKind:

@@ -4,7 +4,9 @@ Apprise resolves the URL (provider defaults for qq.com, 163.com …, TLS mode,
 login) and carries the SMTP session. We compose the message ourselves because
 Apprise always stamps a random Message-ID and derives the text part from the
 HTML; we want receivers to be able to drop a re-sent copy by its Message-ID,
-and a text part written for text.
+and a text part written for text. Every header value is one line (core.safety):
+a scraped title with CR/LF cannot break the message; a message that still cannot
+be built fails with PermanentError (parked after a few tries, see storage.outbox).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from email.utils import format_datetime, formataddr, localtime
 import apprise
 from apprise.plugins.email import NotifyEmail
 from apprise.plugins.email.smtp import SMTP_EXCEPTIONS, AppriseSMTPController
-from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError
+from talentwatch.core.safety import one_line
+from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, PermanentError
 from talentwatch.scheduler.alerts.kinds import ChannelKind
 from talentwatch.scheduler.alerts.render import Message
 
@@ -24,18 +27,21 @@ def message_id_header(message_id: str) -> str:
     return f"<{message_id}@talentwatch>"
 
 
+def _address(name: str | None, addr: str) -> str:
+    return one_line(formataddr((one_line(name) or None, one_line(addr))))
+
+
 def compose(plugin: NotifyEmail, message: Message) -> EmailMessage:
     mail = EmailMessage()
-    mail["Subject"] = message.subject
+    mail["Subject"] = one_line(message.subject)
     # apprise leaves NotifyEmail's from_addr and targets untyped ([name or False, address] pairs)
-    mail["From"] = formataddr((str(plugin.from_addr[0] or "talentwatch"), str(plugin.from_addr[1])))
-    mail["To"] = ", ".join(formataddr((str(name) if name else None, str(addr)))
-                           for name, addr in plugin.targets)
+    mail["From"] = _address(str(plugin.from_addr[0] or "talentwatch"), str(plugin.from_addr[1]))
+    mail["To"] = ", ".join(_address(str(name) if name else None, str(addr)) for name, addr in plugin.targets)
     if plugin.cc:
-        mail["Cc"] = ", ".join(sorted(plugin.cc))
-    mail["Message-ID"] = message_id_header(message.id)
+        mail["Cc"] = ", ".join(one_line(addr) for addr in sorted(plugin.cc))
+    mail["Message-ID"] = one_line(message_id_header(message.id))
     mail["Date"] = format_datetime(localtime())
-    mail["X-Talentwatch-Id"] = message.id
+    mail["X-Talentwatch-Id"] = one_line(message.id)
     mail.set_content(message.text)
     mail.add_alternative(message.html, subtype="html")
     return mail
@@ -56,7 +62,11 @@ class Email(ChannelKind):
             raise ChannelError("not a valid mailto:// URL")
         if not plugin.targets:
             raise ChannelError("mailto:// URL names no recipient (add ?to=…)")
-        mail = compose(plugin, message)
+        try:
+            mail = compose(plugin, message)
+            data = mail.as_string()
+        except Exception as exc:  # the email library's refusal: the same next time
+            raise PermanentError(f"message cannot be built: {type(exc).__name__}: {exc}"[:300]) from None
         recipients = [addr for _, addr in plugin.targets] + sorted(plugin.cc) + sorted(plugin.bcc)
         try:
             # apprise's own attribute types (Optional port and mode, which its URL parsing always
@@ -66,7 +76,7 @@ class Email(ChannelKind):
                 user=plugin.user, password=plugin.password, verify_certificate=plugin.verify_certificate,
                 socket_connect_timeout=plugin.socket_connect_timeout,  # type: ignore[arg-type]
             ) as smtp:
-                ok = smtp.sendmail(str(plugin.from_addr[1]), recipients, mail.as_string())
+                ok = smtp.sendmail(str(plugin.from_addr[1]), recipients, data)
         except SMTP_EXCEPTIONS as exc:
             raise DeliveryError(f"SMTP {plugin.smtp_host}:{plugin.port}: {exc}") from None
         if not ok:

@@ -2,15 +2,28 @@
 
 Apprise posts its envelope (version, title, message, type, attachments); the
 payload extras add our fields next to it. See README "Webhook payload".
+A receiver that refuses the message (HTTP 4xx but 408/429) fails it with
+PermanentError: it is parked after a few tries and holds back no later message.
 """
 
 from __future__ import annotations
 
+import re
+
 import apprise
 from apprise.plugins.custom_json import NotifyJSON
-from talentwatch.scheduler.alerts.errors import ChannelError, DeliveryError, last_line
+from talentwatch.scheduler.alerts.errors import (
+    ChannelError,
+    DeliveryError,
+    PermanentError,
+    http_refusal,
+    last_line,
+)
 from talentwatch.scheduler.alerts.kinds import ChannelKind
 from talentwatch.scheduler.alerts.render import Message
+
+# Apprise's custom_json logs a non-2xx reply as "Failed to send JSON POST notification: … error=400."
+_HTTP_STATUS = re.compile(r"\berror=(\d{3})\b")
 
 
 class JsonWebhook(ChannelKind):
@@ -32,4 +45,8 @@ class JsonWebhook(ChannelKind):
         with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
             ok = plugin.notify(body=message.text, title=message.subject)
         if not ok:
-            raise DeliveryError(last_line(captured.getvalue()) or "webhook failed")
+            reason = last_line(captured.getvalue()) or "webhook failed"
+            status = _HTTP_STATUS.search(reason)
+            if status and http_refusal(int(status.group(1))):
+                raise PermanentError(reason)
+            raise DeliveryError(reason)
