@@ -1,13 +1,33 @@
-"""Crawl throughput against a local replica portal, side by side with a plain
-single-process trafilatura loop over the same pages.
+"""Crawl throughput: talentwatch against bare Scrapy and a naive Scrapy+trafilatura
+build, side by side on the same served portal, in one invocation.
 
-    python bench/crawl_throughput.py [--articles 2000] [--tools ../shared/tools]
+    python bench/crawl_throughput.py [--articles 2000] [--rounds 3] [--tools ../shared/tools]
 
 Generates the portal with ../shared/tools/make_portal.py (same seed, same
-bytes, so figures compare across machines), serves it on 127.0.0.1 from a
-separate process, crawls it with `talentwatch crawl` into a fresh archive,
-then times `trafilatura.extract` over the same pages decoded as Scrapy would.
-Prints articles/s for both, their ratio and peak RSS.
+bytes, so figures compare across machines) and serves it on 127.0.0.1 from a
+separate process with a big listen backlog. Each round then crawls it three
+times, each in its own process:
+
+- bare Scrapy: the list pages and the article pages, nothing else done with them
+  (the framework's own cost);
+- naive: the same spider calling `trafilatura.extract(with_metadata=True)` in its
+  article callback, the obvious build a user would compare with;
+- talentwatch: `talentwatch crawl` into a fresh archive.
+
+It prints, per build, articles/s and CPU per article (the crawl process and its
+children, from RUSAGE_CHILDREN), CPU time / wall time (how busy the cores were),
+the ratio talentwatch / naive, and talentwatch's CPU per article split by stage.
+With --rounds N each figure is the median over the rounds.
+
+The stage split comes from the crawl itself: with the environment variable
+TALENTWATCH_STAGE_TIMES=1, `talentwatch crawl` accumulates cheap timers per
+stage (time.process_time in the worker processes, thread_time of the reactor
+thread in the main process) and prints them as one `stage-times: {json}` line on stderr when it
+ends. Stages: start-up (main process until the first request, workers' imports
+and set-up), transfer to workers (pickling pages and results both ways),
+extraction, relevance, normalise + MinHash, store + index + events (the archive
+writes), and fetch + reactor (the rest of the main process: Scrapy, Twisted,
+decoding, the spider).
 """
 
 from __future__ import annotations
@@ -18,6 +38,7 @@ import os
 import resource
 import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +54,50 @@ import functools, sys
 from talentwatch.cli.demo_portal.portal import PortalServer, QuietHandler
 handler = functools.partial(QuietHandler, directory=sys.argv[2])
 PortalServer(("127.0.0.1", int(sys.argv[1])), handler).serve_forever()
+"""
+
+# bare Scrapy and the naive build: the same spider, the same settings as our crawl
+# (concurrency, no throttle, no retries); `naive` extracts with trafilatura in parse
+SCRAPY_SPIDER = r"""
+import re, sys
+import scrapy
+from scrapy.crawler import CrawlerProcess
+
+port, mode = int(sys.argv[1]), sys.argv[2]
+ARTICLE = re.compile(r"/gzdt/content/post_\d+\.html$")
+done = [0]
+if mode == "naive":
+    import trafilatura
+
+class Bench(scrapy.Spider):
+    name = "bench"
+    start_urls = [f"http://127.0.0.1:{port}/gzdt/index.html"]
+
+    def parse(self, response):
+        for a in response.css("a"):
+            href = a.attrib.get("href")
+            if not href:
+                continue
+            url = response.urljoin(href)
+            if ARTICLE.search(url):
+                yield scrapy.Request(url, callback=self.parse_article)
+            elif "".join(a.css("::text").getall()).strip() == "下一页":
+                yield scrapy.Request(url, callback=self.parse, priority=10)
+
+    def parse_article(self, response):
+        if mode == "naive":
+            trafilatura.extract(response.text, url=response.url, with_metadata=True)
+        done[0] += 1
+
+process = CrawlerProcess({
+    "LOG_LEVEL": "WARNING", "ROBOTSTXT_OBEY": False, "AUTOTHROTTLE_ENABLED": False,
+    "CONCURRENT_REQUESTS": 32, "CONCURRENT_REQUESTS_PER_DOMAIN": 16, "DOWNLOAD_DELAY": 0,
+    "RETRY_TIMES": 0, "COOKIES_ENABLED": False, "TELNETCONSOLE_ENABLED": False,
+    "WARN_ON_GENERATOR_RETURN_VALUE": False,
+})
+process.crawl(Bench)
+process.start()
+print(done[0])
 """
 
 
@@ -53,11 +118,30 @@ def wait_for(port: int, timeout: float = 10) -> None:
     raise RuntimeError("portal server did not start")
 
 
-def crawl(portal: Path, port: int, workdir: Path, workers: int) -> tuple[float, int, float]:
-    """Crawl the served portal; returns (seconds, articles stored, CPU seconds incl. workers)."""
+def timed_child(cmd: list[str], **kwargs) -> tuple[subprocess.CompletedProcess, float, float]:
+    """Run a child process; returns it with its wall time and its CPU time (with its own children)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True, **kwargs)
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return done, seconds, cpu
+
+
+def scrapy_run(port: int, mode: str) -> dict:
+    done, seconds, cpu = timed_child([sys.executable, "-c", SCRAPY_SPIDER, str(port), mode])
+    return {"articles": int(done.stdout.split()[-1]), "seconds": seconds, "cpu": cpu}
+
+
+def talentwatch_run(portal: Path, port: int, workdir: Path, workers: int) -> dict:
+    """Crawl the served portal into a fresh archive, with the stage timers on."""
     n_lists = len(list((portal / "gzdt").glob("index*.html")))
+    db_path = workdir / "bench.db"
+    for stale in workdir.glob("bench.db*"):
+        stale.unlink()
     config = {
-        "database": str(workdir / "bench.db"),
+        "database": str(db_path),
         "crawl": {"autothrottle": False, "extract_workers": workers, "concurrency_per_domain": 16,
                   "retries": 0},
         "sites": [{
@@ -70,60 +154,37 @@ def crawl(portal: Path, port: int, workdir: Path, workers: int) -> tuple[float, 
     }
     path = workdir / "config.json.yaml"
     path.write_text(json.dumps(config), encoding="utf-8")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(path), "crawl"],
-                   check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                   stdout=subprocess.DEVNULL)
-    seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-    with sqlite3.connect(workdir / "bench.db") as db:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TALENTWATCH_STAGE_TIMES": "1"}
+    done, seconds, cpu = timed_child(
+        [sys.executable, "-m", "talentwatch", "--config", str(path), "crawl"], env=env)
+    with sqlite3.connect(db_path) as db:
         stored = db.execute("SELECT count(*) FROM articles").fetchone()[0]
-    return seconds, stored, cpu
+    stages = {}
+    for line in done.stderr.splitlines():
+        if line.startswith("stage-times: "):
+            stages = json.loads(line.removeprefix("stage-times: "))
+    return {"articles": stored, "seconds": seconds, "cpu": cpu, "stages": stages}
 
 
-def extraction_loop(portal: Path) -> tuple[float, int]:
-    """Single-process trafilatura.extract over every article page, decoded as Scrapy does."""
-    import trafilatura
-    from w3lib.encoding import html_to_unicode
-
-    pages = sorted((portal / "gzdt" / "content").glob("post_*.html"))
-    texts = [html_to_unicode(None, p.read_bytes())[1] for p in pages]
-    start = time.perf_counter()
-    for text in texts:
-        trafilatura.extract(text)
-    return time.perf_counter() - start, len(texts)
+def median(runs: list[dict], key) -> float:
+    return statistics.median(key(r) for r in runs)
 
 
-def pipeline_loop(portal: Path) -> tuple[float, float, int]:
-    """Our own per-article work in one process: extraction, then relevance scoring."""
-    from talentwatch.core.records import Page
-    from talentwatch.crawler.extract import extract
-    from talentwatch.relevance import Classifier
-    from w3lib.encoding import html_to_unicode
-
-    classifier = Classifier()
-    pages = sorted((portal / "gzdt" / "content").glob("post_*.html"))
-    docs = [Page(url=f"http://127.0.0.1/gzdt/content/{p.name}", site="bench",
-                 html=html_to_unicode(None, p.read_bytes())[1]) for p in pages]
-    start = time.perf_counter()
-    articles = [extract(doc) for doc in docs]
-    extracted = time.perf_counter()
-    for article in articles:
-        classifier.classify(article)
-    return extracted - start, time.perf_counter() - extracted, len(docs)
+STAGE_ORDER = ["fetch+reactor", "transfer to workers", "extraction", "relevance",
+               "normalise+MinHash", "store+index+events", "start-up"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=1, help="rounds; figures are the median")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--encoding", default="gbk", choices=["gbk", "utf-8"])
-    parser.add_argument("--workers", type=int, default=0, help="extraction processes (0: one per CPU)")
+    parser.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU)")
     parser.add_argument("--tools", type=Path, default=ROOT.parent / "shared" / "tools")
     args = parser.parse_args()
 
+    results: dict[str, list[dict]] = {"bare": [], "naive": [], "talentwatch": []}
     with tempfile.TemporaryDirectory(prefix="tw-bench-") as tmp:
         tmp_path = Path(tmp)
         portal = tmp_path / "portal"
@@ -138,26 +199,38 @@ def main() -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
         try:
             wait_for(port)
-            crawl_s, stored, crawl_cpu = crawl(portal, port, tmp_path, args.workers)
+            for round_no in range(1, args.rounds + 1):
+                results["bare"].append(scrapy_run(port, "bare"))
+                results["naive"].append(scrapy_run(port, "naive"))
+                results["talentwatch"].append(talentwatch_run(portal, port, tmp_path, args.workers))
+                line = ", ".join(f"{name} {r[-1]['articles'] / r[-1]['seconds']:.1f}/s"
+                                 for name, r in results.items())
+                print(f"round {round_no}: {line}", file=sys.stderr)
         finally:
             server.terminate()
             server.wait()
-        loop_s, pages = extraction_loop(portal)
-        ours_extract_s, ours_classify_s, _ = pipeline_loop(portal)
 
-    crawl_rate = stored / crawl_s
-    loop_rate = pages / loop_s
-    peak_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    peak_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"portal: {args.articles} articles ({args.encoding}), {os.cpu_count()} CPUs")
-    print(f"talentwatch crawl:      {stored} articles in {crawl_s:.1f} s = {crawl_rate:.1f} articles/s "
-          f"(CPU {crawl_cpu:.1f} s incl. extraction workers)")
-    print(f"trafilatura.extract loop: {pages} pages in {loop_s:.1f} s = {loop_rate:.1f} pages/s")
-    print(f"ratio crawl / loop:     {crawl_rate / loop_rate:.2f}")
-    print(f"our per-article work, one process: extract {ours_extract_s / pages * 1000:.1f} ms, "
-          f"relevance {ours_classify_s / pages * 1000:.1f} ms "
-          f"= {pages / (ours_extract_s + ours_classify_s):.1f} articles/s")
-    print(f"peak RSS: largest crawl process {peak_child:.0f} MiB; bench process {peak_self:.0f} MiB")
+    rate = {name: median(runs, lambda r: r["articles"] / r["seconds"]) for name, runs in results.items()}
+    print(f"portal: {args.articles} articles ({args.encoding}), {os.cpu_count()} CPUs, "
+          f"median of {args.rounds} round(s); load average {os.getloadavg()[0]:.2f}")
+    print(f"{'build':<13}{'articles':>9}{'articles/s':>12}{'CPU/article':>13}{'CPU/wall':>10}")
+    for name, runs in results.items():
+        cpu_per = median(runs, lambda r: r["cpu"] / max(r["articles"], 1)) * 1000
+        busy = median(runs, lambda r: r["cpu"] / r["seconds"])
+        print(f"{name:<13}{runs[0]['articles']:>9}{rate[name]:>12.1f}{cpu_per:>10.1f} ms{busy:>10.2f}")
+    print(f"ratio talentwatch / naive: {rate['talentwatch'] / rate['naive']:.2f}")
+
+    staged = [r for r in results["talentwatch"] if r["stages"]]
+    if staged:
+        print("talentwatch CPU per article by stage (median):")
+        for stage in STAGE_ORDER:
+            ms = median(staged, lambda r, s=stage: r["stages"]["seconds"].get(s, 0.0)
+                        / max(r["articles"], 1)) * 1000
+            print(f"  {stage:<22}{ms:>7.2f} ms")
+        total = median(staged, lambda r: sum(r["stages"]["seconds"].values()) / max(r["articles"], 1))
+        print(f"  {'total (timers)':<22}{total * 1000:>7.2f} ms")
+    else:
+        print("talentwatch printed no stage times (this build has no stage timers)")
 
 
 if __name__ == "__main__":

@@ -32,26 +32,16 @@ from talentwatch.core.config import ConfigError
 from talentwatch.core.profiles import PROFILES, Profile, get_profile
 from talentwatch.core.records import Article, FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links
+from talentwatch.crawler.fetch import MAX_PAGE_BYTES, FetchError, read_capped
 
 USER_AGENT = "talentwatch-extract/0.1 (+https://github.com/talentwatch)"
-MAX_PAGE_BYTES = 10 * 1024 * 1024
-
-
-class FetchError(Exception):
-    pass
 
 
 def _read_url(url: str, limit: int, timeout: float) -> tuple[bytes, str | None]:
     try:
         request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            declared = response.headers.get("Content-Length")
-            if declared and declared.isdigit() and int(declared) > limit:
-                raise FetchError(f"too large: {declared} bytes > {limit}")
-            body = response.read(limit + 1)
-            if len(body) > limit:
-                raise FetchError(f"too large: more than {limit} bytes")
-            return body, response.headers.get("Content-Type")
+            return read_capped(response, limit), response.headers.get("Content-Type")
     except urllib.error.HTTPError as exc:
         raise FetchError(f"HTTP {exc.code} {exc.reason}") from None
     except (ValueError, http.client.InvalidURL) as exc:  # a malformed URL

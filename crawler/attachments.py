@@ -31,11 +31,18 @@ def _kind_of_link(href: str, text: str) -> bool:
     return bool(_EXT_RE.search(path) or _EXT_RE.search(text.strip()))
 
 
+# a page without any of these cannot link a document (an extension, a percent-encoded
+# or character-reference dot): the spider then skips parsing it, most pages' case
+_MAYBE_DOCUMENT = re.compile(r"\.(?:pdf|docx?)|%2e|&#(?:0*46|x0*2e);?|&period;", re.IGNORECASE)
+
+
 def find_attachment_links(html: str, url: str) -> list[tuple[str, str]]:
     """(absolute url, link text) of every PDF/DOC/DOCX link on a page, in page order."""
     from talentwatch.crawler.body import parse
 
-    root = parse(html) if html and html.strip() else None
+    if not html or not _MAYBE_DOCUMENT.search(html):
+        return []
+    root = parse(html) if html.strip() else None
     if root is None:
         return []
     found: list[tuple[str, str]] = []

@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 import urllib.robotparser
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_PAGE_BYTES = 10 * 1024 * 1024
@@ -25,6 +26,17 @@ class FetchError(Exception):
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status  # the HTTP status, when the server answered
+
+
+def read_capped(response: Any, limit: int, prefix: str = "") -> bytes:
+    """An HTTP response's body, refused (FetchError) past `limit` bytes, declared or read."""
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise FetchError(f"{prefix}too large: {declared} bytes > {limit}")
+    body: bytes = response.read(limit + 1)
+    if len(body) > limit:
+        raise FetchError(f"{prefix}too large: more than {limit} bytes")
+    return body
 
 
 @dataclass
@@ -81,12 +93,7 @@ class PoliteFetcher:
         request = urllib.request.Request(url, headers={"User-Agent": self.user_agent})
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > limit:
-                    raise FetchError(f"{url}: too large: {declared} bytes > {limit}")
-                body = response.read(limit + 1)
-                if len(body) > limit:
-                    raise FetchError(f"{url}: too large: more than {limit} bytes")
+                body = read_capped(response, limit, f"{url}: ")
                 return Fetched(response.geturl(), body, response.headers.get("Content-Type"))
         except urllib.error.HTTPError as exc:
             raise FetchError(f"{url}: HTTP {exc.code} {exc.reason}", exc.code) from None

@@ -1,7 +1,9 @@
-"""Item pipelines: Page -> Article (extraction) -> archive; re-check answers -> archive.
+"""Item pipelines: Page -> Processed (worker) -> archive; re-check answers -> archive.
 
-Extraction is CPU-bound (lxml, trafilatura) and would block the reactor, so it
-runs in a pool of worker processes while the spider keeps downloading.
+Everything CPU-bound per article (extraction with lxml, relevance with jieba,
+normalisation and MinHash) would block the reactor, so it runs in a pool of
+worker processes, one round trip per page, while the spider keeps downloading;
+the main process only fetches and stores.
 """
 
 from __future__ import annotations
@@ -10,39 +12,25 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import pickle
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from scrapy.exceptions import DropItem
-from talentwatch.core.profiles import Profile, get_profile
+from talentwatch.core import stages
+from talentwatch.core.profiles import get_profile
 from talentwatch.core.records import Article, Gone, NotModified, Page
-from talentwatch.crawler.extract import extract
-from talentwatch.crawler.lifeline import die_with_parent
-from talentwatch.relevance import Classifier, RelevanceConfig
-from talentwatch.storage.articles import save_article
+from talentwatch.core.relevance_config import RelevanceConfig
+from talentwatch.crawler.work import Processed, call_pickled, process_page, worker_started
+from talentwatch.storage.articles import Prepared, save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
+from talentwatch.storage.db import transaction
 from talentwatch.storage.frontier import settle_stored
 
 log = logging.getLogger(__name__)
-
-
-def _extract_job(page: Page, profile: Profile) -> Article:
-    return extract(page, profile)
-
-
-_classifiers: dict[str, Classifier] = {}
-
-
-def _classify_job(article: Article, config_json: str) -> Article:
-    # each worker builds its classifier (jieba's dictionary) once per config; the
-    # config travels as JSON, which is also the cache key
-    if config_json not in _classifiers:
-        _classifiers[config_json] = Classifier(RelevanceConfig.model_validate_json(config_json))
-    _classifiers[config_json].classify(article)
-    return article
 
 
 class WorkerPool:
@@ -54,21 +42,27 @@ class WorkerPool:
     fresh pool; if that breaks it too, it is the page's fault and it fails.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, config_json: str | None = None) -> None:
         self.workers = workers or os.cpu_count() or 1
+        self.config_json = config_json  # a worker builds its classifier for it as it starts
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
         # spawn, not fork: forking a process that runs a reactor is unsafe
         # the workers die with this process, however it ends (kill -9 included)
         return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=die_with_parent, initargs=(os.getpid(),))
+                                   initializer=worker_started, initargs=(self.config_json, os.getpid()))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        with stages.TIMES.main(stages.TRANSFER):
+            payload = pickle.dumps(args, pickle.HIGHEST_PROTOCOL)
         for attempt in (1, 2):
             executor = self.executor
             try:
-                return await asyncio.wrap_future(executor.submit(fn, *args))
+                out, times = await asyncio.wrap_future(executor.submit(call_pickled, fn, payload))
+                stages.WORKERS.merge(times)
+                with stages.TIMES.main(stages.TRANSFER):
+                    return pickle.loads(out)
             except BrokenProcessPool:
                 if executor is self.executor:  # first to notice: renew it
                     log.warning("an extraction worker died; starting fresh workers")
@@ -82,19 +76,23 @@ class WorkerPool:
         self.executor.shutdown(cancel_futures=True)
 
 
-def worker_pool(crawler) -> WorkerPool:
+def worker_pool(crawler, config_json: str | None = None) -> WorkerPool:
     """One pool of worker processes per crawler, shared by the CPU-bound pipelines."""
     pool = getattr(crawler, "talentwatch_pool", None)
     if pool is None:
-        pool = WorkerPool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"))
+        pool = WorkerPool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"), config_json)
         crawler.talentwatch_pool = pool
     return pool
 
 
 class ExtractPipeline:
+    """Page -> Processed: extraction, relevance, normalisation and MinHash in one round
+    trip to a worker process, so the main process only fetches and stores."""
+
     def __init__(self, crawler) -> None:
         self.crawler = crawler
-        self.pool = worker_pool(crawler)
+        config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
+        self.pool = worker_pool(crawler, config.model_dump_json())
 
     @classmethod
     def from_crawler(cls, crawler) -> ExtractPipeline:
@@ -109,93 +107,134 @@ class ExtractPipeline:
         run = self.crawler.spider.tracker.get(item.site)
         profile = run.profile if run else get_profile(item.profile)
         try:
-            return await self.pool.run(_extract_job, item, profile)
+            done: Processed = await self.pool.run(process_page, item, profile, self.relevance_for(item))
         except Exception as exc:  # a broken page is logged with its URL and skipped
             log.warning("extraction failed for %s: %s", item.url, exc)
             raise DropItem(f"{item.url}: extraction failed: {exc}") from exc
+        if done.relevance_error:
+            log.warning("relevance scoring failed for %s: %s", item.url, done.relevance_error)
+        return done
 
-
-class RelevancePipeline:
-    """Fills the talent-policy fields (topics, region, incentives, deadline)."""
-
-    def __init__(self, crawler) -> None:
-        self.crawler = crawler
-        self.pool = worker_pool(crawler)
-        config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
-        self.config_json = config.model_dump_json()
-
-    @classmethod
-    def from_crawler(cls, crawler) -> RelevancePipeline:
-        return cls(crawler)
-
-    async def process_item(self, item: Any) -> Any:
-        if not isinstance(item, Article):
-            return item
-        try:
-            return await self.pool.run(_classify_job, item, self.config_json)
-        except Exception as exc:  # unscored is better than lost: store it, say so
-            log.warning("relevance scoring failed for %s: %s", item.url, exc)
-            return item
+    def relevance_for(self, page: Page) -> str | None:
+        """The relevance config (JSON) to classify `page` with; None: the crawl's own
+        (a crawl worker's tasks carry the archive host's: scheduler.workers)."""
+        return None
 
 
 class ArchivePipeline:
-    """Every archive write of a crawl: each article (and its bulletin parts) in one
-    transaction each, and the re-check answers (not modified, withdrawn).
+    """Every archive write of a crawl: articles (with their bulletin parts) and the
+    re-check answers (not modified, withdrawn).
 
-    An article's frontier row leaves in the transaction of its last write (the
-    last bulletin part), so a kill in between fetches the page again. A write
-    that fails stops the crawl (RunTracker.storage_failed): nothing more is
-    stored, and what was not stored stays in the frontier for the next crawl."""
+    Writes are gathered for a moment and committed together, in one short
+    transaction per batch: a commit per article costs more than the article's own
+    rows. Each record is still all-or-nothing — an article, its bulletin parts and
+    its frontier row leave together, in a savepoint of their own — and its run
+    counts it only once the batch is committed, so a kill in between fetches the
+    page again. A write that fails stops the crawl (RunTracker.storage_failed): the
+    batch keeps what came before it, nothing more is stored, and what was not
+    stored stays in the frontier for the next crawl.
+    """
+
+    BATCH = 32  # writes per transaction at most
+    LINGER = 0.05  # seconds the first write of a batch waits for others
 
     def __init__(self, crawler) -> None:
         self.crawler = crawler
+        self.pending: list[tuple[Any, asyncio.Future[str | None]]] = []
+        self.timer: asyncio.TimerHandle | None = None
 
     @classmethod
     def from_crawler(cls, crawler) -> ArchivePipeline:
         return cls(crawler)
 
-    def process_item(self, item: Any) -> Any:
-        tracker = self.crawler.spider.tracker
-        if not isinstance(item, (NotModified, Gone, Article)):
+    async def process_item(self, item: Any) -> Any:
+        if not isinstance(item, (Processed, NotModified, Gone)):
             return item
+        tracker = self.crawler.spider.tracker
         if tracker.fatal is not None:
             tracker.item_done(item.site, None)  # the crawl is stopping: store nothing more
-            return item
-        try:
-            run = tracker.get(item.site)
-            requested = run.requested.pop(item.url, item.url) if run and isinstance(item, Article) else None
-            outcome = store_record(tracker.db, item, requested)
-        except (sqlite3.Error, OSError) as exc:
-            tracker.storage_failed(exc)
-            tracker.item_done(item.site, None)
-            return item
+            return item.article if isinstance(item, Processed) else item
+        loop = asyncio.get_running_loop()
+        written: asyncio.Future[str | None] = loop.create_future()
+        self.pending.append((item, written))
+        if len(self.pending) >= self.BATCH:
+            self.flush()
+        elif self.timer is None:
+            self.timer = loop.call_later(self.LINGER, self.flush)
+        outcome = await written  # raises what the write raised: Scrapy counts the item as lost
         tracker.item_done(item.site, outcome)
-        return item
+        return item.article if isinstance(item, Processed) else item
+
+    def flush(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        batch, self.pending = self.pending, []
+        if not batch:
+            return
+        tracker = self.crawler.spider.tracker
+        outcomes: list[str | None | BaseException] = []
+        failure: BaseException | None = None
+        try:
+            with stages.TIMES.main(stages.STORE), transaction(tracker.db):
+                for item, _ in batch:
+                    if failure is not None or tracker.fatal is not None:
+                        outcomes.append(None)  # a write failed: store nothing more
+                        continue
+                    try:
+                        outcomes.append(self._write(tracker, item))
+                    except (sqlite3.Error, OSError) as exc:  # rolled back alone; the crawl stops
+                        failure = exc
+                        outcomes.append(None)
+                    except Exception as exc:  # this record's fault: the batch goes on
+                        outcomes.append(exc)
+        except (sqlite3.Error, OSError) as exc:  # the commit failed: nothing of the batch is stored
+            failure = failure or exc
+            outcomes = [None] * len(batch)
+        if failure is not None:
+            # after the batch's transaction has ended: stopping the crawl writes its runs
+            tracker.storage_failed(failure)
+        for (_, written), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                written.set_exception(outcome)
+            else:
+                written.set_result(outcome)
+
+    @staticmethod
+    def _write(tracker, item: Processed | NotModified | Gone) -> str | None:
+        """Write one record in a savepoint of the batch's transaction; returns the run's outcome."""
+        if not isinstance(item, Processed):
+            return store_record(tracker.db, item)
+        article = item.article
+        run = tracker.get(article.site)
+        requested = run.requested.pop(article.url, article.url) if run else article.url
+        return store_record(tracker.db, article, requested, item.prepared or None)
 
 
-def store_record(db: Any, item: Article | NotModified | Gone, requested: str | None = None) -> str | None:
-    """Store one record of a crawl; returns its outcome for the run's counts (new, changed,
-    duplicate, removed, not_modified, or None). The one storing path of the embedded
-    crawl and of the crawl workers' archive writer (scheduler.dispatch); storing the same
-    record twice changes nothing the second time. An article's frontier row (under
-    `requested`, the URL as listed; default its own) leaves in the transaction of its
-    last write (the last bulletin part), so a kill in between fetches the page again."""
-    if isinstance(item, NotModified):
-        mark_not_modified(db, item.url)
-        return "not_modified"
-    if isinstance(item, Gone):
-        outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
-        if outcome:
-            log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
-        return outcome
-    if "no_body" in item.flags:
-        log.warning("no recognisable body in %s; stored with flag no_body", item.url)
-    listed = requested or item.url
-
-    def settle(db) -> None:
-        settle_stored(db, listed)
-
-    _, kind = save_article(db, item, also=None if item.parts else settle)
-    for i, part in enumerate(item.parts):
-        save_article(db, part, also=settle if i == len(item.parts) - 1 else None)
-    return kind
+def store_record(db: Any, item: Article | NotModified | Gone, requested: str | None = None,
+                 prepared: Sequence[Prepared | None] | None = None) -> str | None:
+    """Store one record of a crawl in a transaction of its own (a savepoint inside a
+    caller's); returns its outcome for the run's counts (new, changed, duplicate, removed,
+    not_modified, or None). The one storing path of the embedded crawl and of the crawl
+    workers' archive writer (scheduler.dispatch); storing the same record twice changes
+    nothing the second time. `prepared`: what a worker process computed for storing the
+    article and each bulletin part (crawler.work.process_page); None: computed here. The
+    article's frontier row (under `requested`, the URL as listed; default its own) leaves
+    with it, so a kill in between fetches the page again."""
+    with transaction(db):
+        if isinstance(item, NotModified):
+            mark_not_modified(db, item.url)
+            return "not_modified"
+        if isinstance(item, Gone):
+            outcome = mark_withdrawn(db, item.url, item.http_status)  # None when already withdrawn
+            if outcome:
+                log.info("%s: %s withdrawn (HTTP %s)", item.site, item.url, item.http_status)
+            return outcome
+        if "no_body" in item.flags:
+            log.warning("no recognisable body in %s; stored with flag no_body", item.url)
+        preps = prepared or [None] * (1 + len(item.parts))
+        _, kind = save_article(db, item, preps[0])
+        for part, prep in zip(item.parts, preps[1:], strict=True):
+            save_article(db, part, prep)
+        settle_stored(db, requested or item.url)  # the frontier row leaves with the article
+        return kind

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from scrapy.crawler import CrawlerProcess
+from talentwatch.core import stages
 from talentwatch.core.config import Config, SiteConfig
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.crawler.spider import PortalSpider, spider_settings
@@ -48,11 +50,14 @@ def run_crawl(config: Config, sites: list[SiteConfig],
         from twisted.internet import task
 
         task.LoopingCall(on_tick, tracker).start(0.25, now=False)
+    startup_cpu = time.process_time()
     process.start()
     # runs that never got an answer at all (the reactor stopped) are closed as such
     for run in list(tracker.active.values()):
         tracker.close(run, "crawl stopped before the site was done")
     db.close()
+    if stages.enabled():
+        stages.report(startup_cpu)
     if tracker.fatal is not None:
         raise CrawlStopped(tracker.fatal, tracker.finished)
     return tracker.finished

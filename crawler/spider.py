@@ -486,7 +486,6 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "TALENTWATCH_RELEVANCE": relevance.model_dump(),
         "ITEM_PIPELINES": {
             "talentwatch.crawler.pipelines.ExtractPipeline": 100,
-            "talentwatch.crawler.pipelines.RelevancePipeline": 500,
             "talentwatch.crawler.pipelines.ArchivePipeline": 900,
         },
     }

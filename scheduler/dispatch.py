@@ -258,13 +258,6 @@ class ArchiveWriter(ConsumerMixin):
             time.sleep(1)
             message.requeue()
             return
-        except Exception:
-            self.counts = counts
-            # a record our storing code rejects: the message is stored again one record per
-            # transaction, dropping only what is rejected (as the embedded crawl drops an item
-            # its archive pipeline fails on)
-            log.exception("archive queue: a message could not be stored whole; storing it record by record")
-            ended = self.store(self.db, body, one_by_one=True)
         message.ack()
         self.stored += 1
         self.confirm(body)
@@ -285,9 +278,9 @@ class ArchiveWriter(ConsumerMixin):
         except Exception as exc:  # the worker acknowledges after its wait anyway (docs/scale.md)
             log.warning("archive queue: could not confirm batch %s to %s: %s", batch, reply_to, exc)
 
-    def store(self, db: sqlite_utils.Database, body: dict[str, Any],
-              one_by_one: bool = False) -> list[RemoteRun]:
-        """Store one message; returns the runs it ended (told to the daemon after the commit)."""
+    def store(self, db: sqlite_utils.Database, body: dict[str, Any]) -> list[RemoteRun]:
+        """Store one message (inside the caller's transaction); returns the runs it ended
+        (told to the daemon after the commit)."""
         kind = body.get("kind")
         worker = str(body.get("worker"))
         if kind == "heartbeat":
@@ -295,15 +288,14 @@ class ArchiveWriter(ConsumerMixin):
             return []
         for data in body.get("records") or []:
             counts = self.counts.setdefault(int(data["run_id"]), Counter())
-            if not one_by_one:
-                counts[store_record(db, decode_record(data), data.get("requested")) or "stored"] += 1
-                continue
             try:
-                with transaction(db):
-                    outcome = store_record(db, decode_record(data), data.get("requested"))
+                record, prepared = decode_record(data)
+                outcome = store_record(db, record, data.get("requested"), prepared)  # in a savepoint
             except sqlite3.OperationalError:
-                raise
+                raise  # the archive's fault: the whole message is tried again
             except Exception:
+                # a record our storing code rejects would be rejected again: logged and dropped
+                # (rolled back alone), as the embedded crawl drops an item it fails to store
                 log.exception("archive queue: a record could not be stored and is dropped")
                 continue
             counts[outcome or "stored"] += 1

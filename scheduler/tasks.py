@@ -11,12 +11,15 @@ the worker's reply queue; the crawl task is acknowledged after that (late acks).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from celery import Celery
 from kombu import Queue
 from talentwatch.core.config import WorkersSettings
 from talentwatch.core.records import Article, Gone, NotModified
+from talentwatch.crawler.work import Processed
+from talentwatch.storage.articles import Prepared
 
 CRAWL_QUEUE = "talentwatch.crawl"
 ARCHIVE_QUEUE = "talentwatch.archive"
@@ -101,20 +104,48 @@ def batch_payload(relevance_json: str, expires: float, entries: list[dict[str, A
 
 # -- records on the archive queue ------------------------------------------------------
 
-def encode_record(item: Article | NotModified | Gone) -> dict[str, Any]:
+def encode_record(item: Processed | NotModified | Gone) -> dict[str, Any]:
     if isinstance(item, NotModified):
         return {"type": "not_modified", "url": item.url, "site": item.site}
     if isinstance(item, Gone):
         return {"type": "gone", "url": item.url, "site": item.site, "http_status": item.http_status}
-    return {"type": "article", "article": item.to_dict()}
+    # what the worker computed for storing (normalised text, hashes, MinHash, search tokens)
+    # travels with the article: the archive host, the one writer, does not compute it again
+    return {"type": "article", "article": item.article.to_dict(),
+            "prepared": [_encode_prepared(p) for p in item.prepared]}
 
 
-def decode_record(data: dict[str, Any]) -> Article | NotModified | Gone:
+def decode_record(data: dict[str, Any]) -> tuple[Article | NotModified | Gone, list[Prepared | None] | None]:
+    """A record and, for an article, what was computed for storing it (None: compute it)."""
     kind = data.get("type")
     if kind == "not_modified":
-        return NotModified(url=data["url"], site=data["site"])
+        return NotModified(url=data["url"], site=data["site"]), None
     if kind == "gone":
-        return Gone(url=data["url"], site=data["site"], http_status=int(data["http_status"]))
+        return Gone(url=data["url"], site=data["site"], http_status=int(data["http_status"])), None
     if kind == "article":
-        return Article.from_dict(data["article"])
+        article = Article.from_dict(data["article"])
+        prepared = [_decode_prepared(p) for p in data.get("prepared") or []]
+        # one for the article and one per bulletin part, or none at all (storing computes them)
+        return article, prepared if len(prepared) == 1 + len(article.parts) else None
     raise ValueError(f"unknown record type {kind!r}")
+
+
+def _encode_prepared(prep: Prepared) -> dict[str, Any]:
+    data = dataclasses.asdict(prep)
+    if "signature" in prep.__dict__:  # computed (a cached property): sent, not recomputed
+        sig = prep.__dict__["signature"]
+        data["signature"] = None if sig is None else {"dtype": str(sig.dtype), "values": sig.tolist()}
+    return data
+
+
+def _decode_prepared(data: dict[str, Any]) -> Prepared | None:
+    import numpy as np
+
+    fields = {f.name for f in dataclasses.fields(Prepared)}
+    prep = Prepared(**{k: v for k, v in data.items() if k in fields})
+    if isinstance(prep.search_tokens, list):
+        prep.search_tokens = (prep.search_tokens[0], prep.search_tokens[1])
+    if "signature" in data:
+        sig = data["signature"]
+        prep.__dict__["signature"] = None if sig is None else np.asarray(sig["values"], dtype=sig["dtype"])
+    return prep

@@ -29,8 +29,9 @@ from typing import Any
 from celery import Celery
 from kombu.mixins import ConsumerMixin
 from talentwatch.core.config import Config, SiteConfig
-from talentwatch.crawler.pipelines import RelevancePipeline, _classify_job
+from talentwatch.crawler.pipelines import ExtractPipeline
 from talentwatch.crawler.runs import RunTracker, SiteRun
+from talentwatch.crawler.work import Processed
 from talentwatch.scheduler.tasks import (
     ARCHIVE_QUEUE,
     CRAWL_QUEUE,
@@ -237,46 +238,30 @@ class ForwardPipeline:
         return cls(crawler)
 
     def process_item(self, item: Any) -> Any:
-        from talentwatch.core.records import Article, Gone, NotModified
+        from talentwatch.core.records import Gone, NotModified
 
         tracker: TaskTracker = self.crawler.spider.tracker
-        if isinstance(item, Article | NotModified | Gone):
+        if isinstance(item, Processed | NotModified | Gone):
             task = tracker.tasks.get(item.site)
             run = tracker.get(item.site)
             if task is not None:
                 record = encode_record(item)
-                if isinstance(item, Article):
+                if isinstance(item, Processed):
                     # the URL as listed: the archive's frontier row of it leaves with the article
                     record["requested"] = run.requested.pop(item.url, item.url) if run else item.url
                     task.stored.add(record["requested"])
                 task.add(record)
             tracker.item_done(item.site, None)
+            return item.article if isinstance(item, Processed) else item
         return item
 
 
-class TaskRelevancePipeline(RelevancePipeline):
-    """Scores with the relevance config the task carries (the archive host's)."""
+class TaskExtractPipeline(ExtractPipeline):
+    """Extracts and classifies with the relevance config the task carries (the archive host's)."""
 
-    async def process_item(self, item: Any) -> Any:
-        from talentwatch.core.records import Article
-
-        if not isinstance(item, Article):
-            return item
-        task = self.crawler.spider.tracker.tasks.get(item.site)
-        config_json = task.relevance_json if task and task.relevance_json else self.config_json
-        try:
-            return await self.pool.run(_classify_job, item, config_json)
-        except Exception as exc:  # unscored is better than lost, as in the embedded crawl
-            log.warning("relevance scoring failed for %s: %s", item.url, exc)
-            return item
-
-
-def _warm_up(relevance_json: str) -> None:
-    """Runs in the extraction process once: load what extraction and scoring use."""
-    from talentwatch.core.records import Article
-    from talentwatch.crawler import extract  # noqa: F401
-
-    _classify_job(Article(url="http://localhost/", site="", title="人才", text="人才引进"), relevance_json)
+    def relevance_for(self, page: Any) -> str | None:
+        task = self.crawler.spider.tracker.tasks.get(page.site)
+        return task.relevance_json if task is not None and task.relevance_json else None
 
 
 class CrawlEngine:
@@ -313,8 +298,7 @@ class CrawlEngine:
         asyncio.set_event_loop(asyncio.get_event_loop())
         settings = spider_settings([], self.config.crawl, self.config.relevance)
         settings["ITEM_PIPELINES"] = {
-            "talentwatch.crawler.pipelines.ExtractPipeline": 100,
-            "talentwatch.scheduler.workers.TaskRelevancePipeline": 500,
+            "talentwatch.scheduler.workers.TaskExtractPipeline": 100,
             "talentwatch.scheduler.workers.ForwardPipeline": 900,
         }
         runner = CrawlerRunner(settings)
@@ -325,10 +309,10 @@ class CrawlEngine:
             from talentwatch.crawler.pipelines import worker_pool
 
             self.spider = spider
-            # start the extraction process now, not in the first task (it imports trafilatura,
-            # jieba's dictionary …: seconds that would count against that task's timeout)
-            relevance_json = self.config.relevance.model_dump_json()
-            future = worker_pool(self.crawler).executor.submit(_warm_up, relevance_json)
+            # start the extraction process now, not in the first task: its start-up (trafilatura,
+            # jieba's dictionary, the classifier: crawler.work.worker_started) takes seconds that
+            # would count against that task's timeout; any job makes the pool start it
+            future = worker_pool(self.crawler).executor.submit(os.getpid)
             future.add_done_callback(lambda _: self.ready.set())
 
         self.crawler.signals.connect(opened, signal=signals.spider_opened)

@@ -25,11 +25,11 @@ import sqlite_utils
 from talentwatch.core.records import Article, Attachment
 from talentwatch.storage import dedupe
 from talentwatch.storage.cells import json_cell
-from talentwatch.storage.clusters import find_matches, join_cluster
+from talentwatch.storage.clusters import find_matches, join_cluster, remember_normalized
 from talentwatch.storage.db import now_iso, transaction
 from talentwatch.storage.identity import canonical_url, original_link, stable_key
 from talentwatch.storage.normalize import fingerprint, normalize, text_hash
-from talentwatch.storage.search import index_article
+from talentwatch.storage.search import index_article, index_tokens
 from talentwatch.storage.versions import diff_summary, unified_diff
 
 
@@ -107,6 +107,9 @@ class Prepared:
     normalized: str
     norm_hash: str
     text_hash: str | None  # None: too short to take part in duplicate matching
+    # the search index's tokens of the title and body, when computed beforehand (a
+    # crawl's workers do; storing computes them otherwise)
+    search_tokens: tuple[str, str] | None = None
 
     @cached_property
     def signature(self) -> np.ndarray | None:
@@ -118,6 +121,12 @@ def _part_canonical(url: str) -> str:
     # a bulletin item is told apart from its issue (and its siblings) by its fragment
     fragment = urlsplit(url).fragment
     return canonical_url(url) + (f"#{fragment}" if fragment else "")
+
+
+def with_search_tokens(article: Article, prep: Prepared) -> Prepared:
+    """`prep` with the search index's tokens of the article computed (in a worker process)."""
+    prep.search_tokens = (index_tokens(article.title), index_tokens(searchable_text(article)))
+    return prep
 
 
 def prepare(article: Article) -> Prepared:
@@ -196,6 +205,7 @@ def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str,
 # -- saving -----------------------------------------------------------------------
 
 def save_article(db: sqlite_utils.Database, article: Article,
+                 prepared: Prepared | None = None,
                  also: Callable[[sqlite_utils.Database], None] | None = None) -> tuple[int, str | None]:
     """Store one article; returns (article id, event kind or None).
 
@@ -207,7 +217,9 @@ def save_article(db: sqlite_utils.Database, article: Article,
     version, no event; a withdrawn page seen again is restored (`changed`).
     `also` runs inside the same transaction (the crawl settles its frontier row).
     """
-    prep = prepare(article)  # normalising and hashing happen before taking the write lock
+    # normalising and hashing happen before taking the write lock (or in a crawl's
+    # worker processes, which hand over `prepared`)
+    prep = prepared or prepare(article)
     row = article_row(article)
     seen = now_iso()
     identity = {"canonical_url": prep.canonical, "stable_key": prep.stable,
@@ -230,7 +242,8 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 return article_id, _seen_again(db, existing, article, seen)
             kind = "changed"
             _new_version(db, existing, article, prep, row | identity, seen)
-        index_article(db, article_id, article.title, searchable_text(article))
+        index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens)
+    remember_normalized(article.text, prep.normalized)
     return article_id, kind
 
 

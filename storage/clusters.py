@@ -8,7 +8,7 @@ near-duplicate text (MinHash candidates, verified on the texts).
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -37,10 +37,26 @@ def choose_original(members: list[dict[str, Any]]) -> dict[str, Any]:
     ))
 
 
-@lru_cache(maxsize=2048)
+_NORMALIZED: OrderedDict[str, str] = OrderedDict()
+_NORMALIZED_MAX = 2048
+
+
+def remember_normalized(text: str, normalized: str) -> None:
+    """Keep a stored text's normalised form (computed before storing it, perhaps in a
+    worker process): a crawl's new articles are the next ones' candidates."""
+    _NORMALIZED[text] = normalized
+    _NORMALIZED.move_to_end(text)
+    if len(_NORMALIZED) > _NORMALIZED_MAX:
+        _NORMALIZED.popitem(last=False)
+
+
 def _normalized(text: str) -> str:
     # texts that share stock phrases keep meeting the same candidates: normalise each once
-    return normalize(text)
+    found = _NORMALIZED.get(text)
+    if found is None:
+        found = normalize(text)
+        remember_normalized(text, found)
+    return found
 
 
 def find_matches(db: sqlite_utils.Database, article_id: int, *, canonical: str,
@@ -68,12 +84,12 @@ def find_matches(db: sqlite_utils.Database, article_id: int, *, canonical: str,
     for (other,) in db.execute("SELECT id FROM articles WHERE text_hash = ? AND id != ? LIMIT 20",
                                [text_hash, article_id]).fetchall():
         found.setdefault(other, {"how": "exact", "similarity": 1.0})
-    own: set[str] | None = None
+    own: np.ndarray | None = None
     for other, estimate in dedupe.candidates(db, signature, exclude=article_id):
         if other in found:
             continue
         (text,) = db.execute("SELECT text FROM articles WHERE id = ?", [other]).fetchone()
-        own = own if own is not None else dedupe.shingles(normalized)
+        own = own if own is not None else dedupe.shingle_codes(normalized)
         score = dedupe.verify(normalized, _normalized(text), own)
         if score is not None:
             found[other] = {"how": "near", "similarity": round(score, 3),

@@ -65,17 +65,25 @@ def _repair_hint(path: Path, exc: BaseException) -> str:
 def transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """BEGIN IMMEDIATE … COMMIT, rolled back on any error.
 
-    Nested use joins the outer transaction (schema creation wraps the index's
-    own set-up; a stored article takes its frontier row with it)."""
+    Nested use is a savepoint of the outer transaction (a crawl commits its articles
+    in batches; schema creation wraps the index's own set-up): rolled back alone on
+    an error, which still reaches the outer one, and committed with it."""
+    conn = db.conn
     depth = getattr(db, _DEPTH, 0)
     if depth:
         setattr(db, _DEPTH, depth + 1)
+        conn.execute("SAVEPOINT nested")
         try:
             yield
+        except BaseException:
+            if conn.in_transaction:  # a full disk may already have rolled it all back
+                conn.execute("ROLLBACK TO nested")
+                conn.execute("RELEASE nested")
+            raise
         finally:
             setattr(db, _DEPTH, depth)
+        conn.execute("RELEASE nested")
         return
-    conn = db.conn
     conn.execute("BEGIN IMMEDIATE")
     setattr(db, _DEPTH, 1)
     try:

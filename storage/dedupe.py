@@ -17,7 +17,6 @@ from functools import lru_cache
 
 import numpy as np
 import sqlite_utils
-from datasketch import MinHash, MinHashLSH
 
 SHINGLE = 3  # characters per shingle: Chinese words are 1–4 characters
 NUM_PERM = 192
@@ -32,19 +31,27 @@ MIN_ESTIMATE = 0.12
 MIN_LENGTH_RATIO = 0.3
 
 
+# datasketch's choice of bands × rows for LSH_THRESHOLD and NUM_PERM (minimising FP+FN
+# weight), written down: working it out integrates numerically, half a second of CPU at
+# every crawl's start. tests/test_dedupe.py checks that datasketch still agrees.
+LSH_BANDS, LSH_ROWS = 48, 4
+
+
 @lru_cache(maxsize=1)
 def _lsh_shape() -> tuple[int, list[tuple[int, int]]]:
-    # datasketch chooses bands × rows for the threshold (minimising FP+FN weight)
-    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
-    return lsh.b, lsh.hashranges
+    return LSH_BANDS, [(i * LSH_ROWS, (i + 1) * LSH_ROWS) for i in range(LSH_BANDS)]
 
 
 @lru_cache(maxsize=1)
-def _template() -> MinHash:
+def _template():  # -> datasketch.MinHash
+    # datasketch loads scipy (a second of start-up CPU): only the processes that compute
+    # signatures (a crawl's workers) import it, not the one that stores and looks up
+    from datasketch import MinHash
+
     return MinHash(num_perm=NUM_PERM, seed=1)
 
 
-_SIG_DTYPE = _template().hashvalues.dtype
+_SIG_DTYPE = np.dtype(np.uint32)  # datasketch's hash values, as stored
 
 
 def _same(value: int) -> int:
@@ -56,18 +63,38 @@ def shingles(normalized: str) -> set[str]:
     return {normalized[i:i + k] for i in range(max(len(normalized) - k + 1, 0))}
 
 
-def shingle_hashes(normalized: str) -> np.ndarray:
-    """The text's distinct character shingles as 32-bit hashes, computed in numpy.
-
-    Code points (< 2**21) pack losslessly into one 63-bit number per shingle; a
-    fixed multiply-xorshift then spreads it to 32 bits, the same in every process.
-    """
+def _packed(normalized: str) -> np.ndarray:
+    """Each shingle as one number: its code points (< 2**21) side by side in 63 bits."""
     cps = np.frombuffer(normalized.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
     if len(cps) < SHINGLE:
         return np.empty(0, dtype=np.uint64)
     packed = np.zeros(len(cps) - SHINGLE + 1, dtype=np.uint64)
     for offset in range(SHINGLE):
         packed = (packed << np.uint64(21)) | cps[offset:len(cps) - SHINGLE + 1 + offset]
+    return packed
+
+
+def shingle_codes(normalized: str) -> np.ndarray:
+    """The text's distinct shingles, losslessly packed and sorted: the same set as
+    `shingles`, compared in numpy (verifying a candidate is then no Python loop)."""
+    return np.unique(_packed(normalized))
+
+
+@lru_cache(maxsize=256)
+def _codes_of(normalized: str) -> np.ndarray:
+    # the candidates of a crawl are mostly the same few recent texts: pack each once
+    return shingle_codes(normalized)
+
+
+def shingle_hashes(normalized: str) -> np.ndarray:
+    """The text's distinct character shingles as 32-bit hashes, computed in numpy.
+
+    Code points (< 2**21) pack losslessly into one 63-bit number per shingle; a
+    fixed multiply-xorshift then spreads it to 32 bits, the same in every process.
+    """
+    packed = _packed(normalized)
+    if not len(packed):
+        return packed
     with np.errstate(over="ignore"):
         packed = np.unique(packed) * np.uint64(0x9E3779B97F4A7C15)
     return (packed ^ (packed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
@@ -77,6 +104,8 @@ def signature(normalized: str) -> np.ndarray | None:
     """MinHash of a normalised text, or None when it is too short to compare."""
     if len(normalized) < MIN_CHARS:
         return None
+    from datasketch import MinHash
+
     template = _template()
     # the shingles arrive hashed already; datasketch applies its permutations
     m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,
@@ -164,12 +193,14 @@ def candidates(db: sqlite_utils.Database, sig: np.ndarray | None,
     return found[:MAX_VERIFY]
 
 
-def overlap(a: str, b: str, a_shingles: set[str] | None = None) -> float:
+def overlap(a: str, b: str, a_codes: np.ndarray | None = None) -> float:
     """Share of the shorter text's shingles that occur in the other."""
-    sa, sb = (a_shingles if a_shingles is not None else shingles(a)), shingles(b)
-    if not sa or not sb:
+    sa = a_codes if a_codes is not None else shingle_codes(a)
+    sb = _codes_of(b)
+    if not len(sa) or not len(sb):
         return 0.0
-    return len(sa & sb) / min(len(sa), len(sb))
+    common = len(np.intersect1d(sa, sb, assume_unique=True))
+    return common / min(len(sa), len(sb))
 
 
 @dataclass
@@ -180,11 +211,11 @@ class Match:
 
 
 def verify(normalized: str, other_normalized: str,
-           own_shingles: set[str] | None = None) -> float | None:
+           own_shingles: np.ndarray | None = None) -> float | None:
     """The pair's similarity if it is a duplicate, else None.
 
-    `own_shingles` (shingles(normalized)) saves recomputing them when one text
-    is checked against several candidates.
+    `own_shingles` (shingle_codes(normalized)) saves recomputing them when one
+    text is checked against several candidates.
     """
     shorter, longer = sorted((len(normalized), len(other_normalized)))
     if shorter < MIN_CHARS or shorter < MIN_LENGTH_RATIO * longer:

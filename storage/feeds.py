@@ -13,28 +13,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 from talentwatch.core.safety import clean_data, one_line, safe_url
+from talentwatch.storage.cells import time_cell
 from talentwatch.storage.export import ExportFormat
 
 if TYPE_CHECKING:  # the archive's modules load sqlite-utils only when a command opens it
     import sqlite_utils
 
-CHINA = timezone(timedelta(hours=8))
 SUMMARY_CHARS = 200
-
-
-def _when(value: str | None) -> datetime | None:
-    """An archive date or datetime as an aware datetime (dates without a zone: China time)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA)
 
 
 def _reposts(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
@@ -48,7 +37,7 @@ def _reposts(db: sqlite_utils.Database, url: str) -> list[dict[str, Any]]:
 def _last_change(db: sqlite_utils.Database, url: str) -> datetime | None:
     row = db.execute("SELECT max(v.fetched_at) FROM versions v JOIN articles a ON a.id = v.article_id"
                      " WHERE a.url = ? AND v.version > 1", [url]).fetchone()
-    return _when(row[0]) if row else None
+    return time_cell(row[0]) if row else None
 
 
 def _incentive_line(item: dict[str, Any]) -> str:
@@ -96,7 +85,7 @@ def atom_feed(db: sqlite_utils.Database, records: Iterable[dict[str, Any]], *, t
         url = record["url"]
         if not url:
             continue
-        published = _when(record.get("published")) or _when(record.get("first_seen"))
+        published = time_cell(record.get("published")) or time_cell(record.get("first_seen"))
         updated = max(filter(None, [published, _last_change(db, raw["url"])]), default=None) \
             or datetime.now(UTC)
         newest = max(newest or updated, updated)

@@ -177,3 +177,28 @@ def test_a_short_item_quoted_in_a_long_roundup_is_not_its_copy(db):
     roundup = SIBLING + ORIGINAL + OTHER + ORIGINAL[::-1] + OTHER[::-1]
     _, kind = save_article(db, art(AGG, roundup, title="一周人才政策汇总"))
     assert kind == "new" and row(db, short)["duplicate_of"] is None
+
+
+def test_the_written_down_lsh_shape_is_datasketchs_choice():
+    """Bands × rows are fixed in the code (no start-up integration): they must stay the
+    ones datasketch picks for the threshold, or stored band keys would stop matching."""
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=dedupe.LSH_THRESHOLD, num_perm=dedupe.NUM_PERM)
+    assert (lsh.b, lsh.r) == (dedupe.LSH_BANDS, dedupe.LSH_ROWS)
+    assert dedupe._lsh_shape() == (lsh.b, lsh.hashranges)
+
+
+def test_shingle_codes_are_the_shingles():
+    text = normalize("近日，县委组织部出台人才引进办法（试行）2026年版")
+    assert len(dedupe.shingle_codes(text)) == len(dedupe.shingles(text))
+    other = text[5:] + "补贴"
+    expected = len(dedupe.shingles(text) & dedupe.shingles(other)) / min(
+        len(dedupe.shingles(text)), len(dedupe.shingles(other)))
+    assert dedupe.overlap(text, other) == expected
+
+
+def test_signatures_are_stored_in_datasketchs_own_type():
+    from datasketch import MinHash
+
+    assert MinHash(num_perm=dedupe.NUM_PERM, seed=1).hashvalues.dtype == dedupe._SIG_DTYPE

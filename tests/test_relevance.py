@@ -176,6 +176,24 @@ def test_bulletin_parts_are_classified_each(classifier):
     assert cadre.region == {"province": "安徽省", "city": "安庆市", "county": "岳西县"}
 
 
+def test_terms_are_counted_as_segmenting_the_whole_text_counts_them(classifier):
+    """Only the runs of text holding a term are segmented: the counts must not change."""
+    scorer = classifier.scorer
+    text = ("近日，我县出台《高层次人才引进办法》，引才聚才、吸引才能之士；选调生和选调工作"
+            "同步推进。专业人才、卫生人才可申请安家补贴（最高50万元）。\n会议强调，"
+            "人才是第一资源, 各单位要做好人才工作:招才引智 2026年度计划。")
+    counted = scorer.tokens(text)
+    automaton, scorer.automaton = scorer.automaton, None  # segment the whole text, as before
+    try:
+        whole = scorer.tokens(text)
+    finally:
+        scorer.automaton = automaton
+    for term in (*scorer.known, "人才"):
+        assert counted.get(term, 0) == whole.get(term, 0), term
+    assert counted["人才"] == 3  # 专业人才 … counts as 人才 too
+    assert scorer.tokens("吸引才能，出台办法。")["引才"] == 0  # inside a word is no term
+
+
 def test_traditional_script_mirror_scores_like_the_original(classifier):
     article = Article(url="t", site="s", title="打造人才“強引擎”",
                       text="堅定實施人才強市戰略，持續優化人才政策供給，全市新引進各類高層次人才2600餘人。")

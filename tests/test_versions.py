@@ -11,6 +11,7 @@ import talentwatch.storage.articles as articles
 from talentwatch.core.records import Article
 from talentwatch.storage.articles import save_article
 from talentwatch.storage.crawlstate import due_for_recheck, mark_not_modified, mark_withdrawn
+from talentwatch.storage.db import transaction
 
 from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, mirror
 
@@ -84,6 +85,32 @@ def test_a_crash_while_storing_a_version_leaves_the_previous_one_intact(db, monk
     assert kind == "duplicate"
     # and the edit, tried again, goes through
     assert save_article(db, art(EDITED)) == (article_id, "changed")
+
+
+def test_in_a_batch_a_failed_article_is_rolled_back_alone(db, monkeypatch):
+    """A crawl commits its articles in batches: one failing write loses that article
+    (all of it) and no other."""
+    index = articles.index_article
+
+    def full_for_the_second(db, article_id, title, *args):
+        if "post_502" in title:
+            raise OSError("disk full")
+        index(db, article_id, title, *args)
+
+    monkeypatch.setattr(articles, "index_article", full_for_the_second)
+    with transaction(db):
+        save_article(db, art(ORIGINAL, title="post_501"))
+        with pytest.raises(OSError):
+            with transaction(db):  # as the archive pipeline writes each article of a batch
+                save_article(db, art(EDITED, title="post_502", url=URL.replace("501", "502")))
+        save_article(db, art(mirror(ORIGINAL), title="post_503", url=URL.replace("501", "503")))
+    stored = [r["title"] for r in db.query("SELECT title FROM articles ORDER BY id")]
+    assert stored == ["post_501", "post_503"]
+    assert counts(db) == (2, 2)  # no version, no event of the lost one
+    for table in ("search_keys", "lsh_bands"):  # nor a trace in the search or near-duplicate index
+        assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE article_id NOT IN"
+                          " (SELECT id FROM articles)").fetchone()[0] == 0
+    assert db.execute("SELECT COUNT(*) FROM search_keys").fetchone()[0] == 2
 
 
 def test_withdrawal_is_recorded_once_and_a_return_restores(db):

@@ -20,9 +20,9 @@ from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 from talentwatch.core.safety import clean_text as clean
 from talentwatch.core.safety import safe_url
-from talentwatch.storage.cells import json_cell
+from talentwatch.storage.cells import CHINA, json_cell
 from talentwatch.storage.export import export_records
-from talentwatch.storage.feeds import CHINA, atom_feed
+from talentwatch.storage.feeds import atom_feed
 from talentwatch.storage.filters import FilterError, Filters
 from talentwatch.storage.query import QueryError
 from talentwatch.storage.search import search

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlite_utils
-from talentwatch.core.config import TIMEZONE
-
-LOCAL = ZoneInfo(TIMEZONE)
+from talentwatch.storage.cells import time_cell
 
 
 @dataclass(frozen=True)
@@ -39,17 +36,6 @@ def first_runs(db: sqlite_utils.Database) -> dict[str, FirstRun]:
         " (SELECT min(id) FROM crawl_runs GROUP BY site)").fetchall()}
 
 
-def published_at(value: str | None) -> datetime | None:
-    """A published value as an aware datetime (a bare date is midnight, China time)."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL)
-
-
 def is_baseline(run: FirstRun | None, first_seen: str | None, published: str | None,
                 window: float | None) -> bool:
     """Whether an article was archived by its site's first crawl and published before the window.
@@ -58,7 +44,7 @@ def is_baseline(run: FirstRun | None, first_seen: str | None, published: str | N
     failure this prevents."""
     if window is None or run is None or not run.covers(first_seen):
         return False
-    when = published_at(published)
+    when = time_cell(published)
     cutoff = datetime.fromisoformat(run.started) - timedelta(seconds=window)
     return when is None or when < cutoff
 
