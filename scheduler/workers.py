@@ -95,21 +95,56 @@ class SiteTask:
 
     def add(self, record: dict[str, Any]) -> None:
         record["run_id"] = self.run_id
-        self.batch.outgoing.put(("record", record))
+        self.batch.add(record)
 
     def end(self, summary: dict[str, Any]) -> None:
-        self.batch.outgoing.put(("ended", {"site": self.site.name, "run_id": self.run_id,
-                                           "lease": self.lease, "summary": summary}))
+        self.batch.end({"site": self.site.name, "run_id": self.run_id, "lease": self.lease,
+                        "summary": summary})
 
 
 class Batch:
-    """A crawl task: its sites, crawled side by side; what they send comes on `outgoing`."""
+    """A crawl task: its sites, crawled side by side. On the reactor thread, their records
+    and runs' ends gather into messages (CHUNK items, or fewer after FLUSH_AFTER seconds,
+    the last when every run has ended), which the task's thread takes from `outgoing`: one
+    hand-over between threads per message, not per record."""
 
     def __init__(self, payload: dict[str, Any]) -> None:
         relevance_json = _relevance_json(payload.get("relevance"))
-        self.outgoing: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        # (records, runs' ends, whether it is the last message)
+        self.outgoing: queue.Queue[tuple[list[dict[str, Any]], list[dict[str, Any]], bool]] = queue.Queue()
         self.sites = [SiteTask(entry, relevance_json, self) for entry in payload.get("sites") or []]
         self.id = uuid.uuid4().hex
+        self.records: list[dict[str, Any]] = []
+        self.ended: list[dict[str, Any]] = []
+        self.left = len(self.sites)
+        self.timer: Any = None  # the reactor's call that sends a partial message
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        self._maybe_flush()
+
+    def end(self, entry: dict[str, Any]) -> None:
+        self.ended.append(entry)
+        self.left -= 1
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if self.left <= 0 or len(self.records) + len(self.ended) >= CHUNK:
+            self._flush()
+        elif self.timer is None:
+            from twisted.internet import reactor
+
+            # twisted types the reactor module as its interface, whose methods lack self
+            self.timer = reactor.callLater(FLUSH_AFTER, self._flush)  # type: ignore[arg-type]
+
+    def _flush(self) -> None:
+        if self.timer is not None and self.timer.active():
+            self.timer.cancel()
+        self.timer = None
+        final = self.left <= 0
+        if self.records or self.ended or final:
+            self.outgoing.put((self.records, self.ended, final))
+            self.records, self.ended = [], []
 
 
 _relevance_checked: dict[str, str] = {}
@@ -174,10 +209,10 @@ class TaskTracker(RunTracker):
         return False
 
     def list_validators(self, url: str) -> tuple[str | None, str | None]:
-        for task in self.tasks.values():
-            if url in task.validators:
-                etag, last_modified = task.validators[url]
-                return etag, last_modified
+        for task in self.tasks.values():  # few sites at once per worker (tasks × batch)
+            found = task.validators.get(url)
+            if found is not None:
+                return found[0], found[1]
         return None, None
 
     def due_rechecks(self, site: SiteConfig, everything: bool) -> list[dict[str, Any]]:
@@ -417,8 +452,10 @@ class Worker:
         if float(payload.get("expires") or 0) < time.time():
             # the leases ran out while the task waited: the archive host may have sent newer
             # tasks for these sites, which must be their only crawls
-            for task in batch.sites:
-                task.end({"refused": "task expired before a worker took it", "failed": True})
+            ended = [{"site": task.site.name, "run_id": task.run_id, "lease": task.lease,
+                      "summary": {"refused": "task expired before a worker took it", "failed": True}}
+                     for task in batch.sites]
+            batch.outgoing.put(([], ended, True))
             self.send(batch)
             return "expired"
         engine = self._engine()
@@ -434,45 +471,27 @@ class Worker:
                 self.done += len(batch.sites)
 
     def send(self, batch: Batch) -> None:
-        """Send what the batch's runs yield to the archive queue, CHUNK items a message (or
-        fewer after FLUSH_AFTER seconds); return once the archive host confirms the last
-        message stored (late acknowledgement), or after CONFIRM_WAIT seconds with the
-        records safe on the durable archive queue (the archive host is down: docs/scale.md)."""
-        records: list[dict[str, Any]] = []
-        ended: list[dict[str, Any]] = []
-        left = len(batch.sites)
-        oldest: float | None = None
+        """Send the batch's messages to the archive queue as they come; return once the
+        archive host confirms the last one stored (late acknowledgement), or after
+        CONFIRM_WAIT seconds with the records safe on the durable archive queue (the
+        archive host is down: docs/scale.md)."""
         head = {"kind": "batch", "batch": batch.id, "worker": self.name}
-        while left:
-            wait = None if oldest is None else max(0.0, oldest + FLUSH_AFTER - time.monotonic())
-            try:
-                what, data = batch.outgoing.get(timeout=wait)
-            except queue.Empty:
-                what, data = "", {}
-            if what == "record":
-                records.append(data)
-            elif what == "ended":
-                ended.append(data)
-                left -= 1
-            if what and oldest is None:
-                oldest = time.monotonic()
-            if left and len(records) + len(ended) < CHUNK and (
-                    oldest is None or time.monotonic() - oldest < FLUSH_AFTER):
+        while True:
+            records, ended, final = batch.outgoing.get()
+            if not final:
+                self.publish(head | {"records": records, "ended": ended})
                 continue
-            if not left:
-                break
-            self.publish(head | {"records": records, "ended": ended})
-            records, ended, oldest = [], [], None
-        confirmed = self.replies.expect(batch.id) if self.replies else None
-        try:
-            self.publish(head | {"records": records, "ended": ended, "final": True,
-                                 "reply_to": self.replies.queue.name if self.replies else None})
-            if confirmed is not None and not confirmed.wait(CONFIRM_WAIT):
-                log.warning("batch %s: no confirmation from the archive host within %.0fs; its"
-                            " records wait on the archive queue", batch.id, CONFIRM_WAIT)
-        finally:
-            if self.replies:
-                self.replies.forget(batch.id)
+            confirmed = self.replies.expect(batch.id) if self.replies else None
+            try:
+                self.publish(head | {"records": records, "ended": ended, "final": True,
+                                     "reply_to": self.replies.queue.name if self.replies else None})
+                if confirmed is not None and not confirmed.wait(CONFIRM_WAIT):
+                    log.warning("batch %s: no confirmation from the archive host within %.0fs; its"
+                                " records wait on the archive queue", batch.id, CONFIRM_WAIT)
+            finally:
+                if self.replies:
+                    self.replies.forget(batch.id)
+            return
 
     def publish(self, body: dict[str, Any]) -> None:
         """Send one message to the archive queue, retrying through a broker outage: the task

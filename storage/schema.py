@@ -195,6 +195,8 @@ def _create(db: sqlite_utils.Database) -> None:
     dedupe.ensure_tables(db)
     _ensure(db, "crawl_runs", CRAWL_RUNS, "id")
     _ensure(db, "list_pages", LIST_PAGES, "url")
+    # a crawl worker's task carries its site's list validators (scheduler.dispatch)
+    db.table("list_pages").create_index(["site"], if_not_exists=True)
     _ensure(db, "outbox", OUTBOX, "id", defaults={"attempts": 0})
     db.table("outbox").create_index(["alert_key", "subscription", "channel"], unique=True, if_not_exists=True)
     db.table("outbox").create_index(["status", "next_attempt"], if_not_exists=True)
