@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli_process
+from tests.conftest import ROOT, run_cli
 from tests.frontier_checks import archive_facts, wait_session_gone
 from tests.frontier_site import build_portal, list_pages_for, site_config, write_config
 from tests.portal_server import serve_counting
@@ -88,7 +88,7 @@ def _round(tmp: Path, base_url: str, i: int, moment: tuple[str, int, float], dae
     args = ["run", "--once"] if daemon else ["crawl"]
     started = time.monotonic()
     seen = _kill_when([sys.executable, "-m", "talentwatch", "--config", str(config), *args], database, moment)
-    again = run_cli_process(*args, config=config)  # one ordinary re-crawl (or daemon restart)
+    again = run_cli(*args, config=config)  # one ordinary re-crawl (or daemon restart)
     conn = sqlite3.connect(database)
     runs = dict(conn.execute("SELECT status, count(*) FROM crawl_runs GROUP BY status").fetchall())
     conn.close()
