@@ -25,7 +25,7 @@ from talentwatch.core.profiles import get_profile
 from talentwatch.core.records import Gone, NotModified, Page
 from talentwatch.core.relevance_config import RelevanceConfig
 from talentwatch.crawler.work import Processed, call_pickled, process_page, worker_started
-from talentwatch.storage.articles import save_article
+from talentwatch.storage.articles import Prepared, save_article
 from talentwatch.storage.crawlstate import mark_not_modified, mark_withdrawn
 from talentwatch.storage.db import transaction
 from talentwatch.storage.frontier import settle_stored
@@ -222,7 +222,7 @@ class ArchivePipeline:
                 log.warning("no recognisable body in %s; stored with flag no_body", article.url)
             run = tracker.get(article.site)
             requested = run.requested.pop(article.url, article.url) if run else article.url
-            preps = item.prepared or [None] * (1 + len(article.parts))
+            preps: list[Prepared | None] = [*item.prepared] or [None] * (1 + len(article.parts))
             _, kind = save_article(db, article, preps[0])
             for part, prep in zip(article.parts, preps[1:], strict=True):
                 save_article(db, part, prep)

@@ -66,7 +66,8 @@ def reactor_thread() -> Any:
                     ready.set()
                     return
                 reactor.callWhenRunning(ready.set)
-                reactor.run(installSignalHandlers=False)  # type: ignore[attr-defined]
+                # twisted types the reactor module as its interface, whose methods lack self and options
+                reactor.run(installSignalHandlers=False)  # type: ignore[misc, call-arg]
 
             thread = threading.Thread(target=run, name="scrapy-reactor", daemon=True)
             thread.start()
