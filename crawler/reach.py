@@ -27,10 +27,12 @@ inward addresses dropped, unless a site lives there.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -38,6 +40,7 @@ from urllib.parse import urlsplit
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from talentwatch.core.config import SiteConfig
+from talentwatch.crawler.fetch import Guard
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.interfaces import IHostnameResolver, IHostResolution
 from twisted.internet.threads import deferToThreadPool
@@ -121,6 +124,16 @@ class Reach:
 DNS_TTL = 600  # seconds a host's addresses are trusted: the daemon runs for months
 
 
+def proxy_hosts() -> set[str]:
+    """Hosts of the proxies the environment configures (Scrapy and urllib both use them)."""
+    hosts = set()
+    for scheme, url in urllib.request.getproxies().items():
+        if scheme != "no":
+            with contextlib.suppress(ValueError):
+                hosts.add(host_key(urlsplit(url if "://" in url else "//" + url).hostname or ""))
+    return hosts - {""}
+
+
 class AddressBook:
     """One answer per host for the reach check and for the connection that follows it.
 
@@ -134,6 +147,8 @@ class AddressBook:
         self.ttl = ttl
         self.clock = clock
         self.homes: set[Address] = set()  # every site's own addresses, for unchecked hosts
+        # the operator's proxies (http_proxy, https_proxy): connections to them go as configured
+        self.proxies = proxy_hosts()
         self._answers: dict[str, tuple[float, list[str]]] = {}
         self._approved: dict[str, list[str]] = {}
         self._lock = threading.Lock()  # `connectable` may run in the reactor's thread pool
@@ -168,6 +183,8 @@ class AddressBook:
         approved = self.approved(host)
         if approved is not None:
             return approved
+        if host_key(host) in self.proxies:
+            return self.lookup(host)
         return [a for a in self.lookup(host) if not is_inward(a) or _address(a) in self.homes]
 
     def forget(self) -> None:
@@ -207,6 +224,33 @@ class ReachMiddleware:
             redirected = request.meta.get("redirect_urls")
             origin = f" (redirected from {redirected[0]})" if redirected else ""
             raise IgnoreRequest(f"refused{origin}: {why}")
+
+
+def host_family(host: str) -> str:
+    """The domain a page's own links may stay within: its host, without a leading www."""
+    host = host_key(host)
+    return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host
+
+
+def page_reach(page_url: str | None, site: SiteConfig | None, book: AddressBook) -> Reach:
+    """The crawl's rules for the requests one page makes us send outside a crawl (`extract`,
+    `try`): the page's own host family (www.x.gov.cn: x.gov.cn and its subdomains) and, given
+    a site, its allowed_domains and attachment_domains; an inward address only where the
+    page or the site lives."""
+    host = urlsplit(page_url).hostname or "" if page_url else ""
+    if site is None:
+        assert page_url, "a page URL or a site"
+        site = SiteConfig(name=host or "page", start_urls=[page_url], article_pattern=".")
+    if host:
+        site = site.model_copy(update={"start_urls": [*site.start_urls, page_url],
+                                       "allowed_domains": [*site.allowed_domains, host_family(host)]})
+    return Reach(site, book.lookup, book.approve)
+
+
+def guard(reach: Reach, book: AddressBook, attachment: bool) -> Guard:
+    """The reach rules as crawler.fetch's Guard: checked before each request and redirect,
+    and connections only to approved addresses."""
+    return Guard(lambda url: reach.refusal(url, attachment), book.connectable)
 
 
 @implementer(IHostResolution)
