@@ -25,7 +25,8 @@ PLAIN = Article(url="http://127.0.0.1/rcgz/content/post_8.html", site="青禾组
 
 def exported_rows(db, tmp_path) -> dict[str, dict[str, str]]:
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"), "sites": []}), encoding="utf-8")
+    config.write_text(yaml.safe_dump({"database": str(tmp_path / "archive.db"), "sites": []}),
+                      encoding="utf-8")
     result = invoke(["--config", str(config), "export", "--format", "csv"])
     assert result.returncode == 0, result.stderr
     return {row["url"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
