@@ -85,12 +85,13 @@ class Email(ChannelKind):
         try:
             # apprise's own attribute types (Optional port and mode, which its URL parsing always
             # fills; a float timeout) do not match its controller's signature
-            with _Session(
+            session = _Session(
                 host=plugin.smtp_host, port=plugin.port, secure_mode=plugin.secure_mode,  # type: ignore[arg-type]
                 user=plugin.user, password=plugin.password, verify_certificate=plugin.verify_certificate,
                 socket_connect_timeout=plugin.socket_connect_timeout,  # type: ignore[arg-type]
-            ) as smtp:
-                refused = smtp.send(str(plugin.from_addr[1]), recipients, data)
+            )
+            with session:  # connects, secures and logs in; quits on the way out
+                refused = session.send(str(plugin.from_addr[1]), recipients, data)
         except SMTP_EXCEPTIONS as exc:
             raise smtp_failure(exc, where) from None
         if refused:
