@@ -3,12 +3,17 @@ formula (= + - @ tab) gets a leading apostrophe; numbers and ordinary text stay 
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
+import re
 
+import pytest
 import yaml
 from talentwatch.core.records import Article
 from talentwatch.storage.articles import save_article
+from talentwatch.storage.export import spreadsheet_text
+from talentwatch.web.csv_cells import CsvCells
 
 from tests.cli_runner import invoke
 
@@ -49,3 +54,53 @@ def test_cells_that_would_run_as_formulas_are_text(db, tmp_path) -> None:
     # ordinary cells are untouched
     assert plain["title"] == PLAIN.title and plain["source"] == "青禾县委组织部"
     assert plain["published"].startswith("2026-11-17") and plain["topics"].startswith("[")
+
+
+# ---- the web view's CSV downloads (Datasette's, made safe by web/csv_cells.py) ----------
+
+CELLS = ["", "普通文本", "=1+1", '=HYPERLINK("http://evil.example/","点击")', "+86-20-83338888", "-",
+         "-0.25", "+3", "-1e5", "-1e5x", "-2026年度人才补贴", "@SUM(A1)", "\t=1+1", "\r\n=2+2",
+         '"=quoted"', "a,b", "=a\r\nb", "12", "-" * 100, "第一行\n-第二行"]
+
+
+def _number(cell: str) -> bool:
+    return re.fullmatch(r"[+-](?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", cell) is not None
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64, 100_000])
+def test_the_csv_stream_reader_marks_formula_cells_whatever_the_chunks(chunk: int) -> None:
+    rows = [CELLS[i:i + 5] for i in range(0, len(CELLS), 5)] + [list(reversed(CELLS))]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(rows)
+    raw = buffer.getvalue().encode()
+    cells = CsvCells()
+    out = b"".join(cells.feed(raw[i:i + chunk]) for i in range(0, len(raw), chunk)) + cells.close()
+    got = list(csv.reader(io.StringIO(out.decode(), newline="")))
+    assert got == [[c if _number(c) else spreadsheet_text(c) for c in row] for row in rows]
+
+
+def test_the_web_views_csv_downloads_are_safe(db, tmp_path) -> None:
+    from talentwatch.cli.serve import make_datasette
+    from talentwatch.web.views import ensure_views
+
+    save_article(db, HOSTILE)
+    save_article(db, PLAIN)
+    ensure_views(db)
+    ds = make_datasette(tmp_path / "archive.db")
+
+    async def fetch(path: str):
+        await ds.invoke_startup()
+        return await ds.client.get(path)
+
+    for path in ["/archive/articles.csv?_col=title&_col=source&_col=author&_col=score",
+                 "/archive/articles.csv?_stream=1&_dl=1&_col=title&_col=source&_col=author&_col=score",
+                 "/archive.csv?sql=select+title,+source,+author,+score+from+articles",
+                 "/archive/article_list.csv"]:
+        answer = asyncio.run(fetch(path))
+        assert answer.status_code == 200, (path, answer.text[:300])
+        rows = {r["title"]: r for r in csv.DictReader(io.StringIO(answer.text))}
+        assert set(rows) == {"'" + HOSTILE.title, PLAIN.title}, path
+        hostile = rows["'" + HOSTILE.title]
+        if "source" in hostile:
+            assert hostile["source"] == "'+86-20-83338888" and hostile["author"] == "'" + HOSTILE.author
+            assert hostile["score"] == "-0.25"
