@@ -187,12 +187,6 @@ class AddressBook:
             return self.lookup(host)
         return [a for a in self.lookup(host) if not is_inward(a) or _address(a) in self.homes]
 
-    def forget(self) -> None:
-        with self._lock:
-            self._answers.clear()
-            self._approved.clear()
-            self.homes.clear()
-
 
 ADDRESS_BOOK = AddressBook()  # one per crawl process: the middleware and the resolver share it
 
@@ -257,9 +251,10 @@ def guard(reach: Reach, book: AddressBook, attachment: bool) -> Guard:
 class _Resolution:
     def __init__(self, name: str) -> None:
         self.name = name
+        self.cancelled = False
 
     def cancel(self) -> None:
-        pass  # the lookup, if any, runs to its end; its answer is then ignored by nobody
+        self.cancelled = True  # a lookup in the thread pool runs to its end; nobody hears it
 
 
 @implementer(IHostnameResolver)
@@ -287,6 +282,8 @@ class PinnedResolver:
         resolutionReceiver.resolutionBegan(resolution)
 
         def deliver(addresses: list[str]) -> None:
+            if resolution.cancelled:
+                return
             for text in addresses:
                 address = _address(text)
                 kind = IPv4Address if isinstance(address, ipaddress.IPv4Address) else IPv6Address
@@ -301,5 +298,5 @@ class PinnedResolver:
         else:
             pool = self.reactor.getThreadPool()
             deferToThreadPool(self.reactor, pool, self.book.connectable, hostName).addCallbacks(
-                deliver, lambda _failure: resolutionReceiver.resolutionComplete())
+                deliver, lambda _failure: deliver([]))
         return resolution

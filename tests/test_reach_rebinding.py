@@ -142,3 +142,13 @@ def test_a_host_no_check_saw_gets_only_public_or_home_addresses() -> None:
     book.homes.add(ipaddress.ip_address("192.168.10.5"))  # an intranet site lives there
     assert book.connectable("oa.local") == ["192.168.10.5"]
     assert book.connectable("127.0.0.2") == ["127.0.0.2"]  # an IP literal is checked as itself
+
+
+def test_the_operators_proxy_is_reached_as_configured(monkeypatch) -> None:
+    """With http_proxy set, Scrapy connects to the proxy (an internal machine, usually):
+    that connection is the operator's choice, not a page's, and is not refused."""
+    monkeypatch.setenv("http_proxy", "http://proxy.corp.test:3128")
+    dns = Answers({"proxy.corp.test": [["10.0.0.9"]], "intranet.corp.test": [["10.0.0.10"]]})
+    book = AddressBook(dns)
+    assert book.connectable("proxy.corp.test") == ["10.0.0.9"]
+    assert book.connectable("intranet.corp.test") == []
