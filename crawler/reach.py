@@ -18,7 +18,7 @@ one line of the run's errors (an attachment is kept as skipped).
 The check and the connection see the same answer. A host's addresses are
 looked up once per DNS period in one book (ADDRESS_BOOK); a request the check
 lets through records the answer it approved, and the downloader connects only
-to approved addresses (PinnedResolver, Scrapy's TWISTED_DNS_RESOLVER). Without
+to approved addresses (PinnedResolver, installed on the reactor). Without
 that, Scrapy would ask the DNS again, and a name answering a public address to
 the check and 127.0.0.1 to the connection ("DNS rebinding") would lead inward.
 A host the check never saw (it should not happen) is looked up afresh and its
@@ -259,7 +259,7 @@ class _Resolution:
 
 @implementer(IHostnameResolver)
 class PinnedResolver:
-    """Scrapy's TWISTED_DNS_RESOLVER: connections go to the addresses the reach check
+    """The reactor's name resolver: connections go to the addresses the reach check
     approved for the host (ADDRESS_BOOK), not to a fresh DNS answer."""
 
     def __init__(self, reactor: Any, book: AddressBook = ADDRESS_BOOK) -> None:

@@ -60,7 +60,14 @@ def reactor_thread() -> Any:
                     from scrapy.utils.reactor import install_reactor
 
                     install_reactor(ASYNCIO_REACTOR)
+                    from talentwatch.crawler.reach import PinnedResolver
                     from twisted.internet import reactor
+
+                    # connections go to the addresses the reach check approved, never to a
+                    # second DNS answer that could point inward (DNS rebinding). Scrapy
+                    # installs TWISTED_DNS_RESOLVER only in CrawlerProcess.start; crawls and
+                    # the daemon share this reactor, so it is installed here, once.
+                    PinnedResolver(reactor).install_on_reactor()
                 except BaseException as exc:  # noqa: BLE001 (handed to the waiting thread)
                     failed.append(exc)
                     ready.set()
