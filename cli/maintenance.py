@@ -6,8 +6,6 @@ import sys
 
 import click
 from talentwatch.cli.app import State, main, pass_state
-from talentwatch.storage.health import integrity, rebuild_search_index
-from talentwatch.storage.schema import open_archive
 
 
 @main.command()
@@ -17,6 +15,10 @@ def reindex(state: State) -> None:
 
     Safe at any time (the index holds nothing the articles do not): the repair
     for a damaged index, which `search` reports as a damaged archive."""
+    # sqlite-utils (and numpy, which it loads) only for the commands that open the archive
+    from talentwatch.storage.health import integrity, rebuild_search_index
+    from talentwatch.storage.schema import open_archive
+
     path = state.config.database
     count = rebuild_search_index(path)
     db = open_archive(path)

@@ -46,7 +46,7 @@ def _run_trial(url: str, config: Config, samples: int, site: SiteConfig | None =
     fetcher = fetcher_for(config.crawl, delay=site.delay if site else 1.0)
     try:
         return try_page(url, fetcher, config.relevance, samples=samples,
-                        site=site.name if site else None)
+                        site=site.name if site else None, site_config=site)
     except FetchError as exc:
         _fail(f"cannot fetch: {exc}", code=1)
     except NotAListPage as exc:

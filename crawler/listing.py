@@ -33,9 +33,13 @@ class ListPage:
     next_pages: list[str] = field(default_factory=list)
 
 
-def _iso_date(text: str | None) -> str | None:
+def iso_date(text: str | None) -> str | None:
+    """The first date written in `text` (2024-06-12, 2024年6月12日, 2024/6/12) as ISO; a
+    month or day out of range is no date. One reader for the crawl's lists and `try`."""
     if text and (m := _DATE.search(text)):
-        return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}"
+        month, day = int(m[2]), int(m[3])
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            return f"{int(m[1]):04d}-{month:02d}-{day:02d}"
     return None
 
 
@@ -64,7 +68,7 @@ def script_items(html: str, url: str, article_pattern: re.Pattern[str] | None = 
         seen.add(target)
         title = " ".join(fields.get("title", "").split()) or None
         brief = fields.get("brief")
-        items.append(ListItem(target, title, parse_date(brief) or _iso_date(brief)))
+        items.append(ListItem(target, title, parse_date(brief) or iso_date(brief)))
     return items
 
 
@@ -89,7 +93,9 @@ def record_link(record: Selector) -> Selector | None:
 
 
 def datastore_items(html: str, url: str, article_pattern: re.Pattern[str] | None = None) -> list[ListItem]:
-    """List items kept as CDATA records in a datastore script instead of the markup."""
+    """List items kept as CDATA records in a datastore script instead of the markup (the one
+    reader of them: the crawl and `try`'s suggestion both use it). A title is the link's
+    `title`, else its text with runs of whitespace (line breaks in a record) as one space."""
     items: list[ListItem] = []
     seen: set[str] = set()
     for snippet in datastore_records(html):
@@ -101,8 +107,8 @@ def datastore_items(html: str, url: str, article_pattern: re.Pattern[str] | None
         if target in seen or (article_pattern is not None and not article_pattern.search(target)):
             continue
         seen.add(target)
-        title = link.attrib.get("title") or link.xpath("string()").get("").strip()
-        items.append(ListItem(target, title or None, _iso_date(record.xpath("string()").get(""))))
+        title = link.attrib.get("title") or " ".join(link.xpath("string()").get("").split())
+        items.append(ListItem(target, title or None, iso_date(record.xpath("string()").get(""))))
     return items
 
 
@@ -129,7 +135,7 @@ def _profile_items(sel: Selector, url: str, article_pattern: re.Pattern[str],
         title = link.attrib.get("title") or link.xpath("string()").get("").strip()
         date_text = node.css(profile.list_date).xpath("string()").get() if profile.list_date \
             else node.xpath("string()").get()
-        items.append(ListItem(target, title or None, _iso_date(date_text)))
+        items.append(ListItem(target, title or None, iso_date(date_text)))
     return items
 
 
@@ -146,7 +152,7 @@ def _generic_items(sel: Selector, url: str, article_pattern: re.Pattern[str]) ->
         # in a sibling element (NFCMS: div.title > a, div.time)
         item = link.xpath("ancestor::*[self::li or self::tr or self::dd or self::dl][1]")
         context = (item or link.xpath(".."))[0].xpath("string()").get("")
-        items.append(ListItem(target, title or None, _iso_date(context)))
+        items.append(ListItem(target, title or None, iso_date(context)))
     return items
 
 

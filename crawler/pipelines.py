@@ -76,13 +76,24 @@ class WorkerPool:
         self.executor.shutdown(cancel_futures=True)
 
 
-def worker_pool(crawler, config_json: str | None = None) -> WorkerPool:
-    """One pool of worker processes per crawler, shared by the CPU-bound pipelines."""
-    pool = getattr(crawler, "talentwatch_pool", None)
-    if pool is None:
-        pool = WorkerPool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"), config_json)
-        crawler.talentwatch_pool = pool
-    return pool
+_pools: dict[tuple[int, str | None], WorkerPool] = {}
+
+
+def shared_pool(workers: int, config_json: str | None) -> WorkerPool:
+    """The process's pool of worker processes for these settings, started once and kept
+    between crawls (starting a worker costs a Python start-up, trafilatura and jieba's
+    dictionary: about a second). A pool for other settings replaces it."""
+    key = (workers, config_json)
+    if key not in _pools:
+        shutdown_pools()
+        _pools[key] = WorkerPool(workers, config_json)
+    return _pools[key]
+
+
+def shutdown_pools() -> None:
+    """End the worker processes (they also end with this process)."""
+    while _pools:
+        _pools.popitem()[1].shutdown()
 
 
 class ExtractPipeline:
@@ -92,14 +103,12 @@ class ExtractPipeline:
     def __init__(self, crawler) -> None:
         self.crawler = crawler
         config = RelevanceConfig.model_validate(crawler.settings.getdict("TALENTWATCH_RELEVANCE"))
-        self.pool = worker_pool(crawler, config.model_dump_json())
+        self.pool = shared_pool(crawler.settings.getint("TALENTWATCH_EXTRACT_WORKERS"),
+                                config.model_dump_json())
 
     @classmethod
     def from_crawler(cls, crawler) -> ExtractPipeline:
         return cls(crawler)
-
-    def close_spider(self) -> None:
-        self.pool.shutdown()
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, Page):

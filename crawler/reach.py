@@ -14,21 +14,37 @@ downloader middlewares as new requests):
 
 A refused request fails with IgnoreRequest; the spider's errback records it as
 one line of the run's errors (an attachment is kept as skipped).
+
+The check and the connection see the same answer. A host's addresses are
+looked up once per DNS period in one book (ADDRESS_BOOK); a request the check
+lets through records the answer it approved, and the downloader connects only
+to approved addresses (PinnedResolver, installed on the reactor). Without
+that, Scrapy would ask the DNS again, and a name answering a public address to
+the check and 127.0.0.1 to the connection ("DNS rebinding") would lead inward.
+A host the check never saw (it should not happen) is looked up afresh and its
+inward addresses dropped, unless a site lives there.
 """
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterable
-from functools import lru_cache
+import urllib.request
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.exceptions import IgnoreRequest
 from talentwatch.core.config import SiteConfig
+from talentwatch.crawler.fetch import Guard
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.interfaces import IHostnameResolver, IHostResolution
+from twisted.internet.threads import deferToThreadPool
+from zope.interface import implementer
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str], list[str]]
@@ -64,12 +80,22 @@ def host_in(host: str, domains: Iterable[str]) -> bool:
     return any(host == d or host.endswith("." + d) for d in (d.lower().rstrip(".") for d in domains))
 
 
-class Reach:
-    """The checks for one site: which hosts and which addresses its requests may reach."""
+def host_key(host: str) -> str:
+    """A host as both the check and the connection name it: lower case, no trailing dot."""
+    return host.lower().rstrip(".")
 
-    def __init__(self, site: SiteConfig, resolver: Resolver = resolve) -> None:
+
+class Reach:
+    """The checks for one site: which hosts and which addresses its requests may reach.
+
+    `approve(host, addresses)` is told the answer every request it lets through was
+    checked on, so the connection can use that answer and no other."""
+
+    def __init__(self, site: SiteConfig, resolver: Resolver = resolve,
+                 approve: Callable[[str, list[str]], None] | None = None) -> None:
         self.site = site
         self.resolver = resolver
+        self.approve = approve
         # where the site itself lives: the addresses of its start pages' hosts
         self.home: set[Address] = {
             a for url in site.start_urls for text in resolver(urlsplit(url).hostname or "")
@@ -90,16 +116,86 @@ class Reach:
             address = _address(text)
             if is_inward(text) and address not in self.home:
                 return f"{host} resolves to {text}, a non-public address the site does not live on"
+        if addresses and self.approve is not None:
+            self.approve(host_key(host), addresses)
         return None  # an unresolvable host fails in the downloader, as any DNS error does
 
 
 DNS_TTL = 600  # seconds a host's addresses are trusted: the daemon runs for months
 
 
+def proxy_hosts() -> set[str]:
+    """Hosts of the proxies the environment configures (Scrapy and urllib both use them)."""
+    hosts = set()
+    for scheme, url in urllib.request.getproxies().items():
+        if scheme != "no":
+            with contextlib.suppress(ValueError):
+                hosts.add(host_key(urlsplit(url if "://" in url else "//" + url).hostname or ""))
+    return hosts - {""}
+
+
+class AddressBook:
+    """One answer per host for the reach check and for the connection that follows it.
+
+    `lookup` is what the check asks (each host once per `ttl`); `approve` records the
+    answer a check let a request through on; `connectable` is what the downloader
+    connects to: the approved answer, never a second lookup that could differ."""
+
+    def __init__(self, resolver: Resolver = resolve, ttl: float = DNS_TTL,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.resolver = resolver
+        self.ttl = ttl
+        self.clock = clock
+        self.homes: set[Address] = set()  # every site's own addresses, for unchecked hosts
+        # the operator's proxies (http_proxy, https_proxy): connections to them go as configured
+        self.proxies = proxy_hosts()
+        self._answers: dict[str, tuple[float, list[str]]] = {}
+        self._approved: dict[str, list[str]] = {}
+        self._lock = threading.Lock()  # `connectable` may run in the reactor's thread pool
+
+    def lookup(self, host: str) -> list[str]:
+        key = host_key(host)
+        with self._lock:
+            known = self._answers.get(key)
+        if known is not None and self.clock() - known[0] < self.ttl:
+            return known[1]
+        addresses = self.resolver(key)
+        with self._lock:
+            if len(self._answers) >= 4096:  # a crawl meets a handful of hosts; bound it anyway
+                self._answers.clear()
+            self._answers[key] = (self.clock(), addresses)
+        return addresses
+
+    def approve(self, host: str, addresses: list[str]) -> None:
+        with self._lock:
+            if len(self._approved) >= 4096:
+                self._approved.clear()
+            self._approved[host_key(host)] = list(addresses)
+
+    def approved(self, host: str) -> list[str] | None:
+        with self._lock:
+            return self._approved.get(host_key(host))
+
+    def connectable(self, host: str) -> list[str]:
+        """The addresses a connection to `host` may use."""
+        if _address(host) is not None:
+            return [host]  # an IP literal was checked as itself
+        approved = self.approved(host)
+        if approved is not None:
+            return approved
+        if host_key(host) in self.proxies:
+            return self.lookup(host)
+        return [a for a in self.lookup(host) if not is_inward(a) or _address(a) in self.homes]
+
+
+ADDRESS_BOOK = AddressBook()  # one per crawl process: the middleware and the resolver share it
+
+
 class ReachMiddleware:
     """Downloader middleware: every request of a run stays within its site's reach."""
 
-    def __init__(self) -> None:
+    def __init__(self, book: AddressBook = ADDRESS_BOOK) -> None:
+        self.book = book
         self.reaches: dict[str, tuple[int, Reach]] = {}
 
     def _reach(self, site: SiteConfig) -> Reach:
@@ -107,8 +203,10 @@ class ReachMiddleware:
         period = int(time.monotonic() // DNS_TTL)
         known = self.reaches.get(site.name)
         if known is None or known[0] != period or known[1].site is not site:
-            resolver = functools.partial(_cached_resolve, period=period)
-            known = self.reaches[site.name] = (period, Reach(site, resolver))
+            # lookups block the reactor; a crawl meets a handful of hosts, each asked once a period
+            reach = Reach(site, self.book.lookup, self.book.approve)
+            self.book.homes |= reach.home
+            known = self.reaches[site.name] = (period, reach)
         return known[1]
 
     def process_request(self, request: Request) -> None:
@@ -122,8 +220,83 @@ class ReachMiddleware:
             raise IgnoreRequest(f"refused{origin}: {why}")
 
 
-@lru_cache(maxsize=1024)
-def _cached_resolve(host: str, period: int) -> list[str]:
-    # getaddrinfo blocks the reactor; a crawl meets a handful of hosts, so each is asked
-    # once per DNS period (`period` is only the cache key)
-    return resolve(host)
+def host_family(host: str) -> str:
+    """The domain a page's own links may stay within: its host, without a leading www."""
+    host = host_key(host)
+    return host[4:] if host.startswith("www.") and host.count(".") >= 2 else host
+
+
+def page_reach(page_url: str | None, site: SiteConfig | None, book: AddressBook) -> Reach:
+    """The crawl's rules for the requests one page makes us send outside a crawl (`extract`,
+    `try`): the page's own host family (www.x.gov.cn: x.gov.cn and its subdomains) and, given
+    a site, its allowed_domains and attachment_domains; an inward address only where the
+    page or the site lives."""
+    host = urlsplit(page_url).hostname or "" if page_url else ""
+    if site is None:
+        assert page_url, "a page URL or a site"
+        site = SiteConfig(name=host or "page", start_urls=[page_url], article_pattern=".")
+    if host:
+        site = site.model_copy(update={"start_urls": [*site.start_urls, page_url],
+                                       "allowed_domains": [*site.allowed_domains, host_family(host)]})
+    return Reach(site, book.lookup, book.approve)
+
+
+def guard(reach: Reach, book: AddressBook, attachment: bool) -> Guard:
+    """The reach rules as crawler.fetch's Guard: checked before each request and redirect,
+    and connections only to approved addresses."""
+    return Guard(lambda url: reach.refusal(url, attachment), book.connectable)
+
+
+@implementer(IHostResolution)
+class _Resolution:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True  # a lookup in the thread pool runs to its end; nobody hears it
+
+
+@implementer(IHostnameResolver)
+class PinnedResolver:
+    """The reactor's name resolver: connections go to the addresses the reach check
+    approved for the host (ADDRESS_BOOK), not to a fresh DNS answer."""
+
+    def __init__(self, reactor: Any, book: AddressBook = ADDRESS_BOOK) -> None:
+        self.reactor = reactor
+        self.book = book
+
+    @classmethod
+    def from_crawler(cls, crawler: Any, reactor: Any) -> PinnedResolver:
+        return cls(reactor)
+
+    def install_on_reactor(self) -> None:
+        # also serves reactor.resolve() (Twisted wraps a name resolver for simple lookups)
+        self.reactor.installNameResolver(self)
+
+    # Twisted's IHostnameResolver (zope interfaces, which mypy cannot check: Any)
+    def resolveHostName(self, resolutionReceiver: Any, hostName: str,  # noqa: N802, N803
+                        portNumber: int = 0, addressTypes: Sequence[type] | None = None,  # noqa: N803
+                        transportSemantics: str = "TCP") -> Any:  # noqa: N803
+        resolution = _Resolution(hostName)
+        resolutionReceiver.resolutionBegan(resolution)
+
+        def deliver(addresses: list[str]) -> None:
+            if resolution.cancelled:
+                return
+            for text in addresses:
+                address = _address(text)
+                kind = IPv4Address if isinstance(address, ipaddress.IPv4Address) else IPv6Address
+                if address is None or (addressTypes is not None and kind not in addressTypes):
+                    continue
+                resolutionReceiver.addressResolved(kind("TCP", str(address), portNumber))
+            resolutionReceiver.resolutionComplete()
+
+        approved = self.book.approved(hostName)
+        if approved is not None or _address(hostName) is not None:
+            deliver(self.book.connectable(hostName))  # known: no thread, no lookup
+        else:
+            pool = self.reactor.getThreadPool()
+            deferToThreadPool(self.reactor, pool, self.book.connectable, hostName).addCallbacks(
+                deliver, lambda _failure: deliver([]))
+        return resolution

@@ -462,6 +462,7 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "DOWNLOAD_MAXSIZE": crawl.max_page_bytes,
         "DOWNLOAD_WARNSIZE": 0,  # the cap says it all; no second warning below it
         "TALENTWATCH_MAX_ATTACHMENT_BYTES": crawl.max_attachment_bytes,
+        # (DNS: crawler.run.reactor_thread installs reach.PinnedResolver on the reactor)
         "DOWNLOADER_MIDDLEWARES": {
             # before robots.txt (100): a refused host is not even asked for its robots.txt;
             # Scrapy's own OffsiteMiddleware (50) knows no per-site domains

@@ -24,17 +24,15 @@ from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from lxml import etree
-from parsel import Selector
 from talentwatch.core.profiles import PROFILES, Profile, get_profile
 from talentwatch.crawler.listing import (
     ListItem,
-    datastore_records,
+    datastore_items,
+    iso_date,
     parse_list,
-    record_link,
     script_items,
 )
 
-_DATE = re.compile(r"(\d{4})[-年/.](\d{1,2})[-月/.](\d{1,2})")
 _HAN = re.compile(r"[\u4e00-\u9fff]")
 _COLUMN_PAGE = re.compile(r"(?:^|/)(?:index(?:_\d+)?\.s?html?|default\.s?html?|)$")
 # classes that mark one item among its siblings (the current one, odd rows), not a kind of item
@@ -89,14 +87,6 @@ class Suggestion:
 
 
 # -- reading the page -----------------------------------------------------------
-
-
-def _iso_date(text: str | None) -> str | None:
-    if text and (m := _DATE.search(text)):
-        month, day = int(m[2]), int(m[3])
-        if 1 <= month <= 12 and 1 <= day <= 31:
-            return f"{int(m[1]):04d}-{month:02d}-{day:02d}"
-    return None
 
 
 def _clean_url(base: str, href: str) -> str | None:
@@ -207,25 +197,14 @@ def _markup_candidates(root: etree._Element, url: str) -> list[Candidate]:
                 if target is None or target in seen:
                     continue
                 seen.add(target)
-                entries.append(ListItem(target, _title(link) or None, _iso_date(_text(item))))
+                entries.append(ListItem(target, _title(link) or None, iso_date(_text(item))))
             candidates.append(Candidate("markup", _describe(container), entries, container))
     return candidates
 
 
 def _datastore_candidate(html: str, url: str) -> Candidate | None:
-    entries: list[ListItem] = []
-    seen: set[str] = set()
-    for snippet in datastore_records(html):
-        record = Selector(text=snippet)
-        link = record_link(record)
-        if link is None:
-            continue
-        target = _clean_url(url, link.attrib["href"])
-        if target is None or target in seen:
-            continue
-        seen.add(target)
-        title = link.attrib.get("title") or " ".join(link.xpath("string()").get("").split())
-        entries.append(ListItem(target, title or None, _iso_date(record.xpath("string()").get(""))))
+    # the crawl's own reader (crawler.listing), so the suggestion shows what the crawl will read
+    entries = [e for e in datastore_items(html, url) if _clean_url(url, e.url)]
     return Candidate("datastore", 'script[type="text/xml"] datastore', entries) if entries else None
 
 

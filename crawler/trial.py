@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from talentwatch.core.config import CrawlSettings
+from talentwatch.core.config import CrawlSettings, SiteConfig
 from talentwatch.core.profiles import get_profile
 from talentwatch.core.records import Article, Page
 from talentwatch.core.relevance_config import RelevanceConfig
 from talentwatch.crawler.decode import decode_html
 from talentwatch.crawler.extract import extract
-from talentwatch.crawler.fetch import FetchError, PoliteFetcher
+from talentwatch.crawler.fetch import FetchError, PoliteFetcher, http_url
 from talentwatch.crawler.suggest import Suggestion, suggest
 from talentwatch.storage.export import EXPORT_FIELDS
 
@@ -48,9 +48,16 @@ def site_name_for(url: str) -> str:
 
 
 def try_page(url: str, fetcher: PoliteFetcher, relevance: RelevanceConfig | None = None,
-             samples: int = 3, site: str | None = None) -> Trial:
+             samples: int = 3, site: str | None = None, site_config: SiteConfig | None = None) -> Trial:
     """Fetch the list page at `url` and suggest its settings; with `samples`, extract and
-    classify that many of its articles. Raises FetchError or suggest.NotAListPage."""
+    classify that many of its articles. Raises FetchError or suggest.NotAListPage.
+    Every request goes only where a crawl of this list page (of `site_config`, when it is a
+    configured site's) would go (crawler/reach.py)."""
+    if fetcher.guard is None and http_url(url):
+        from talentwatch.crawler.reach import AddressBook, guard, page_reach  # loads Scrapy
+
+        book = AddressBook()
+        fetcher.guard = guard(page_reach(url, site_config, book), book, attachment=False)
     fetched = fetcher.get(url)
     _, html = decode_html(fetched.body, fetched.content_type)
     trial = Trial(suggest(html, fetched.url))

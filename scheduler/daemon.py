@@ -2,9 +2,9 @@
 
 Scrapy's reactor can run only once per process, so the daemon runs ONE Scrapy
 crawler for its whole life (PortalSpider with keep_open=True) on the asyncio
-reactor, and an APScheduler AsyncIOScheduler on the same event loop hands it
-sites as their schedules come due: an idle check costs a request, not a
-Python process.
+reactor (on its own thread: crawler.run.reactor_thread), and an APScheduler
+AsyncIOScheduler on the same event loop hands it sites as their schedules come
+due: an idle check costs a request, not a Python process.
 
     site:<name>       interval (with jitter) or cron -> spider.schedule_site(site)
     digest:<name>     cron (Asia/Shanghai) -> the subscription's digest is queued
@@ -44,7 +44,6 @@ if TYPE_CHECKING:  # Scrapy is imported when the daemon starts, not with this mo
 
 log = logging.getLogger(__name__)
 
-ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 KICK_DELAY = 1.0  # seconds between a run that found news and the outbox round it triggers
 # how long a stop waits for Scrapy to wind down (downloads of cut runs may still hang)
 STOP_GRACE = 15.0
@@ -187,6 +186,8 @@ class Daemon:
         # with `workers:`, sites go to Celery workers (scheduler.dispatch); None: crawled here
         self.workers: Any = None
         self.remote_timeouts: dict[str, asyncio.TimerHandle] = {}
+        self.done = threading.Event()  # set on the reactor thread when the daemon has ended
+        self.error: BaseException | None = None  # what stopped it from starting
         # set by run(), before anything uses them
         self.crawler: Crawler
         self.loop: asyncio.AbstractEventLoop
@@ -202,38 +203,59 @@ class Daemon:
             self.lock.release()
 
     def _run(self) -> int:
-        from scrapy.crawler import CrawlerRunner
-        from scrapy.utils.reactor import install_reactor
+        from talentwatch.crawler.run import reactor_thread
 
-        install_reactor(ASYNCIO_REACTOR)
-        from scrapy import signals
-        from talentwatch.crawler.runs import RunTracker
-        from talentwatch.crawler.spider import PortalSpider, spider_settings
-        from talentwatch.storage.schema import open_archive
-        from twisted.internet import reactor
-
-        self.loop = asyncio.get_event_loop()
-        self.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
-        # WAL + NORMAL: a commit no longer waits for fsync (which would stall the reactor on
-        # every run start and finish); still atomic and safe against kill -9, and after a power
-        # cut the last commits are re-crawled (outbox: at worst re-sent, with the same id)
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.tracker = RunTracker(self.db)
-        self.tracker.listeners.append(self._run_finished)
-        self.outbox = OutboxWorker(self.config, lambda: self.stopping)
-        if self.config.workers is not None:
-            self._start_workers()
-        settings = spider_settings(list(self.sites.values()), self.config.crawl, self.config.relevance)
-        runner = CrawlerRunner(settings)
-        self.crawler = runner.create_crawler(PortalSpider)
-        self.crawler.signals.connect(self._spider_opened, signal=signals.spider_opened)
-        done = runner.crawl(self.crawler, sites=[], tracker=self.tracker, keep_open=True)
-        done.addBoth(self._crawler_finished)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self.loop.add_signal_handler(signum, self.stop, signum)
-        # twisted types the reactor module as its interface, whose methods lack self and options
-        reactor.run(installSignalHandlers=False)  # type: ignore[misc, call-arg]
+        reactor = reactor_thread()  # the process's reactor: it outlives the daemon
+        reactor.callFromThread(self._start)
+        previous = {signum: signal.signal(signum, self._on_signal)
+                    for signum in (signal.SIGTERM, signal.SIGINT)
+                    if threading.current_thread() is threading.main_thread()}
+        try:
+            self.done.wait()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+        if self.error is not None:
+            raise self.error
         return self.exit_code
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        # Python runs handlers on the main thread; the daemon lives on the reactor's
+        loop = getattr(self, "loop", None)
+        if loop is None:
+            os._exit(1)  # nothing has started yet
+        loop.call_soon_threadsafe(self.stop, signum)
+
+    def _start(self) -> None:
+        """On the reactor thread: open the archive, start the crawler and, when the spider
+        is open, the schedule (or the --once pass)."""
+        try:
+            from scrapy import signals
+            from scrapy.crawler import CrawlerRunner
+            from talentwatch.crawler.runs import RunTracker
+            from talentwatch.crawler.spider import PortalSpider, spider_settings
+            from talentwatch.storage.schema import open_archive
+
+            self.loop = asyncio.get_event_loop()
+            self.db = open_archive(self.config.database, cache_mb=DAEMON_CACHE_MB)
+            # WAL + NORMAL: a commit no longer waits for fsync (which would stall the reactor on
+            # every run start and finish); still atomic and safe against kill -9, and after a power
+            # cut the last commits are re-crawled (outbox: at worst re-sent, with the same id)
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.tracker = RunTracker(self.db)
+            self.tracker.listeners.append(self._run_finished)
+            self.outbox = OutboxWorker(self.config, lambda: self.stopping)
+            if self.config.workers is not None:
+                self._start_workers()
+            settings = spider_settings(list(self.sites.values()), self.config.crawl, self.config.relevance)
+            runner = CrawlerRunner(settings)
+            self.crawler = runner.create_crawler(PortalSpider)
+            self.crawler.signals.connect(self._spider_opened, signal=signals.spider_opened)
+            done = runner.crawl(self.crawler, sites=[], tracker=self.tracker, keep_open=True)
+            done.addBoth(self._crawler_finished)
+        except BaseException as exc:  # noqa: BLE001 (handed to the waiting thread)
+            self.error = exc
+            self.done.set()
 
     def _spider_opened(self, spider: Any) -> None:
         self.spider = spider
@@ -263,8 +285,6 @@ class Daemon:
         self.loop.call_later(grace, self._crawler_finished, None)
 
     def _crawler_finished(self, result: Any) -> None:
-        from twisted.internet import reactor
-
         if self.finished:
             return None
         self.finished = True
@@ -281,8 +301,7 @@ class Daemon:
             self._save_jobs()
         self.outbox.close()  # waits for the message being sent
         self.db.close()
-        if reactor.running:
-            reactor.stop()  # type: ignore[misc]  # as for reactor.run above
+        self.done.set()
         return None
 
     # -- daemon mode --------------------------------------------------------------

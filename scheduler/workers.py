@@ -47,7 +47,6 @@ from talentwatch.storage.identity import canonical_url, stable_key
 
 log = logging.getLogger(__name__)
 
-ASYNCIO_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 CHUNK = 25  # records (and runs' ends) per message on the archive queue: never one huge message
 FLUSH_AFTER = 2.0  # seconds a record or a run's end waits for others before it is sent anyway
 CONFIRM_WAIT = 60.0  # seconds a task waits for the archive host to confirm its records stored
@@ -309,50 +308,57 @@ class CrawlEngine:
         self.started_in: float | None = None  # seconds the start-up took (docs/scale.md)
         self.spider: Any = None
         self.crawler: Any = None
+        self.failed: str | None = None  # why the crawler could not start
 
     def start(self) -> None:
+        from talentwatch.crawler.run import reactor_thread
+
         began = time.perf_counter()
-        thread = threading.Thread(target=self._run_reactor, name="reactor", daemon=True)
-        thread.start()
+        # the process's reactor thread (crawler.run), with its pinned DNS resolver (reach checks)
+        reactor_thread().callFromThread(self._setup)
         if not self.ready.wait(120):
-            raise RuntimeError("the crawler did not start within 120 s")
+            raise RuntimeError(self.failed or "the crawler did not start within 120 s")
+        if self.failed:
+            raise RuntimeError(self.failed)
         self.started_in = time.perf_counter() - began
         log.info("crawler ready in %.2f s", self.started_in)
 
-    def _run_reactor(self) -> None:
-        from scrapy.utils.reactor import install_reactor
+    def _setup(self) -> None:
+        """On the reactor thread: the worker's crawler, open for the process's whole life."""
+        try:
+            from scrapy import signals
+            from scrapy.crawler import CrawlerRunner
+            from talentwatch.crawler.spider import PortalSpider, spider_settings
 
-        install_reactor(ASYNCIO_REACTOR)
-        import asyncio
+            settings = spider_settings([], self.config.crawl, self.config.relevance)
+            settings["ITEM_PIPELINES"] = {
+                "talentwatch.scheduler.workers.TaskExtractPipeline": 100,
+                "talentwatch.scheduler.workers.ForwardPipeline": 900,
+            }
+            runner = CrawlerRunner(settings)
+            self.crawler = runner.create_crawler(PortalSpider)
+            self.tracker = TaskTracker()
+            self.crawler.signals.connect(self._opened, signal=signals.spider_opened)
+            runner.crawl(self.crawler, sites=[], tracker=self.tracker, keep_open=True)
+        except Exception as exc:  # told to the task that is waiting for the crawler
+            log.exception("the crawler could not start")
+            self.failed = f"the crawler could not start: {exc}"
+            self.ready.set()
 
-        from scrapy import signals
-        from scrapy.crawler import CrawlerRunner
-        from talentwatch.crawler.spider import PortalSpider, spider_settings
-        from twisted.internet import reactor
+    def _opened(self, spider: Any) -> None:
+        from talentwatch.core.relevance_config import RelevanceConfig
+        from talentwatch.crawler.pipelines import shared_pool
 
-        asyncio.set_event_loop(asyncio.get_event_loop())
-        settings = spider_settings([], self.config.crawl, self.config.relevance)
-        settings["ITEM_PIPELINES"] = {
-            "talentwatch.scheduler.workers.TaskExtractPipeline": 100,
-            "talentwatch.scheduler.workers.ForwardPipeline": 900,
-        }
-        runner = CrawlerRunner(settings)
-        self.crawler = runner.create_crawler(PortalSpider)
-        self.tracker = TaskTracker()
-
-        def opened(spider: Any) -> None:
-            from talentwatch.crawler.pipelines import worker_pool
-
-            self.spider = spider
-            # start the extraction process now, not in the first task: its start-up (trafilatura,
-            # jieba's dictionary, the classifier: crawler.work.worker_started) takes seconds that
-            # would count against that task's timeout; any job makes the pool start it
-            future = worker_pool(self.crawler).executor.submit(os.getpid)
-            future.add_done_callback(lambda _: self.ready.set())
-
-        self.crawler.signals.connect(opened, signal=signals.spider_opened)
-        runner.crawl(self.crawler, sites=[], tracker=self.tracker, keep_open=True)
-        reactor.run(installSignalHandlers=False)  # type: ignore[misc, call-arg]
+        self.spider = spider
+        # start the extraction process now, not in the first task: its start-up (trafilatura,
+        # jieba's dictionary, the classifier: crawler.work.worker_started) takes seconds that
+        # would count against that task's timeout; any job makes the pool start it. The pool
+        # is the ExtractPipeline's (the same settings give the same shared pool)
+        settings = self.crawler.settings
+        relevance = RelevanceConfig.model_validate(settings.getdict("TALENTWATCH_RELEVANCE"))
+        pool = shared_pool(settings.getint("TALENTWATCH_EXTRACT_WORKERS"), relevance.model_dump_json())
+        future = pool.executor.submit(os.getpid)
+        future.add_done_callback(lambda _: self.ready.set())
 
     def submit(self, batch: Batch, timeout: float) -> None:
         """Start the batch's runs on the reactor thread; what they send arrives on batch.outgoing."""

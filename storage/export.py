@@ -100,12 +100,26 @@ def write_jsonl(records: Iterable[dict[str, Any]], out: io.TextIOBase | TextIO) 
     return count
 
 
+# A spreadsheet (Excel, LibreOffice, WPS) opens a cell that starts with one of these as a
+# formula: a scraped title "=HYPERLINK(…)" or "@SUM(…)" would run when the file is opened.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: Any) -> Any:
+    """A text cell a spreadsheet shows as text: a leading apostrophe before a formula start
+    (the spreadsheets' own way to say "this is text"; it is not shown). Numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(records: Iterable[dict[str, Any]], out: io.TextIOBase | TextIO) -> int:
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     count = 0
     for record in records:
-        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict) else v
+        writer.writerow({k: spreadsheet_text(json.dumps(v, ensure_ascii=False) if isinstance(v, list | dict)
+                                             else v)
                          for k, v in clean_data(record, urls=False).items()})
         count += 1
     return count
@@ -152,7 +166,8 @@ class Csv(ExportFormat):
     name = "csv"
     media_type = "text/csv"
     extension = ".csv"
-    description = "a header row, then one row per article (lists and objects as JSON)"
+    description = ("a header row, then one row per article (lists and objects as JSON; a text cell"
+                   " starting with = + - @ gets a leading ')")
 
     def write(self, db: sqlite_utils.Database, records: Iterable[dict[str, Any]], out: TextIO, *,
               title: str) -> int:

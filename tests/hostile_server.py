@@ -78,11 +78,13 @@ class _Server(http.server.ThreadingHTTPServer):
 
 
 @contextmanager
-def serve_routes(routes: dict[str, Route], host: str = "127.0.0.1") -> Iterator[tuple[str, Log]]:
-    """Serve `routes` on a free port of `host` (any 127.x.y.z); yields (base URL, request log)."""
+def serve_routes(routes: dict[str, Route], host: str = "127.0.0.1",
+                 port: int = 0) -> Iterator[tuple[str, Log]]:
+    """Serve `routes` on `port` (default: a free one) of `host` (any 127.x.y.z); yields
+    (base URL, request log)."""
     log = Log()
     handler = type("Handler", (_Handler,), {"routes": routes, "log": log})
-    server = _Server((host, 0), handler)
+    server = _Server((host, port), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from talentwatch.cli.app import main
 from talentwatch.scheduler.alerts.channels import Channel, redacting
 
-from tests.test_alerts_support import Mailbox, Receiver, cli_here, write_config
+from tests.test_alerts_support import Mailbox, Receiver, cli, write_config
 
 
 def test_notify_test_reports_each_channel(tmp_path):
@@ -37,7 +37,7 @@ def test_notify_test_at_debug_level_logs_no_channel_secret(tmp_path, receiver):
     channels = [f"dingtalk://${{DT_SECRET}}@${{DT_TOKEN}}/?endpoint=http://{receiver.base}/robot/send",
                 f"json://hook:${{HOOK_PASS}}@{receiver.base}/hook"]
     config = write_config(tmp_path, [], [{"name": "ding", "channels": channels}])
-    result = cli_here(config, "-vv", "notify", "test", "ding", env=env)
+    result = cli(config, "-vv", "notify", "test", "ding", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "INFO talentwatch.scheduler.alerts.delivery: ding → dingtalk#" in result.stderr  # logging was on
     # the secrets did go out to the receiver …

@@ -21,7 +21,7 @@ import pytest
 from talentwatch.cli.demo_portal.portal import build_site, serve
 
 from tests.dedupe_texts import ORIGINAL, ORIGINAL_TITLE, mirror, repost_text
-from tests.test_alerts_support import Mailbox, Receiver, cli, cli_here, write_config
+from tests.test_alerts_support import Mailbox, Receiver, cli, write_config
 
 CN = ZoneInfo("Asia/Shanghai")
 NOW = datetime.now(CN)
@@ -100,17 +100,17 @@ def story(tmp_path_factory):
             {"name": "早报", "mode": "digest", "channels": [box.url],
              "filter": {"events": ["new", "changed", "removed"]}},
         ], baseline_window="3d")
-        runs = [cli(config, "run", "--once", timeout=120)]
+        runs = [cli(config, "run", "--once")]
         first_mails, first_hooks = len(box.messages), len(hook.requests)
         page = dirs["gov"] / "rcgz" / "content"
         html = (page / "post_503.html").read_text(encoding="utf-8")
         (page / "post_503.html").write_text(html.replace("最高6万元", "最高8万元"), encoding="utf-8")
         _touch(page / "post_503.html")
-        runs.append(cli(config, "run", "--once", timeout=120))
+        runs.append(cli(config, "run", "--once"))
         edit_mails = len(box.messages)
         (page / "post_504.html").unlink()
-        runs.append(cli(config, "run", "--once", timeout=120))
-        digest = cli_here(config, "digest", "--preview", "早报", "--html", str(tmp / "digest.html"))
+        runs.append(cli(config, "run", "--once"))
+        digest = cli(config, "digest", "--preview", "早报", "--html", str(tmp / "digest.html"))
     box.stop()
     hook.close()
     bots.close()
@@ -274,7 +274,7 @@ def floods(tmp_path_factory):
             {"name": "批量", "channels": [f"json://{hook.base}/hook", box.url],
              "filter": {"sites": ["批量站点"]}},
         ], baseline_window="3d", web_url="http://127.0.0.1:8001/")
-        run = cli(config, "run", "--once", timeout=240)
+        run = cli(config, "run", "--once")
     box.stop()
     hook.close()
     if os.environ.get("TW_DUMP"):  # for reading the rendered messages

@@ -167,15 +167,9 @@ def write_config(tmp: Path, sites: list[dict], subscriptions: list[dict], **daem
     return path
 
 
-def cli(config: Path, *args: str, env: dict | None = None,
-        timeout: float = 90) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
-
-
-def cli_here(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`cli` in this process, for the commands that need no crawl (status, digest, notify)."""
+def cli(config: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`talentwatch --config CONFIG ARGS…` in this process (crawls and `run --once` included:
+    the reactor runs on a thread kept for the process); `spawn` starts a process of its own."""
     return invoke(["--config", str(config), *args], env=env)
 
 

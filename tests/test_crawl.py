@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from talentwatch.cli.demo_portal.portal import build_site, serve
 
-from tests.conftest import export_jsonl, run_cli, run_cli_process, write_config
+from tests.conftest import export_jsonl, run_cli, write_config
 
 PATTERN = r"/rcgz/content/post_\d+\.html$"
 
@@ -36,7 +36,7 @@ def closed_port() -> int:
 def test_gbk_site_with_three_keys_is_crawled_completely(tmp_path: Path, gbk_portal) -> None:
     base_url, articles = gbk_portal
     config = write_config(tmp_path / "config.yaml", [three_key_site(base_url)])
-    result = run_cli_process("crawl", config=config)
+    result = run_cli("crawl", config=config)
     assert "青禾组工网" in result.stdout
 
     records = {r["url"]: r for r in export_jsonl(config)}
@@ -58,8 +58,8 @@ def test_gbk_site_with_three_keys_is_crawled_completely(tmp_path: Path, gbk_port
 def test_recrawl_adds_no_duplicates(tmp_path: Path, portal) -> None:
     base_url, articles = portal
     config = write_config(tmp_path / "config.yaml", [fast_site(base_url)])
-    run_cli_process("crawl", config=config)
-    run_cli_process("crawl", config=config)
+    run_cli("crawl", config=config)
+    run_cli("crawl", config=config)
     db = sqlite3.connect(tmp_path / "archive.db")
     assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == len(articles)
     assert db.execute("SELECT count(*) FROM events WHERE kind = 'new'").fetchone()[0] == len(articles)
@@ -73,7 +73,7 @@ def test_max_list_pages_limits_pagination(tmp_path: Path, portal) -> None:
     base_url, articles = portal
     site = fast_site(base_url) | {"max_list_pages": 1}
     config = write_config(tmp_path / "config.yaml", [site])
-    run_cli_process("crawl", config=config)
+    run_cli("crawl", config=config)
     # the first list page holds the four newest articles
     newest = sorted(articles, key=lambda a: a["date"], reverse=True)[:4]
     assert {r["url"] for r in export_jsonl(config)} == {base_url + a["path"] for a in newest}
@@ -84,7 +84,7 @@ def test_unreachable_site_is_reported_and_others_still_crawl(tmp_path: Path, por
     dead = {"name": "dead", "start_urls": [f"http://127.0.0.1:{closed_port()}/list/index.html"],
             "article_pattern": PATTERN}
     config = write_config(tmp_path / "config.yaml", [dead, fast_site(base_url)])
-    result = run_cli_process("crawl", config=config)
+    result = run_cli("crawl", config=config)
     assert result.returncode == 0
     assert "FAILED" in result.stdout
     assert "dead" in result.stderr and "Connection" in result.stderr
@@ -99,7 +99,7 @@ def test_every_site_failing_exits_nonzero(tmp_path: Path) -> None:
     dead = {"name": "dead", "start_urls": [f"http://127.0.0.1:{closed_port()}/"],
             "article_pattern": PATTERN}
     config = write_config(tmp_path / "config.yaml", [dead])
-    result = run_cli_process("crawl", config=config, check=False)
+    result = run_cli("crawl", config=config, check=False)
     assert result.returncode == 1
     assert "every site failed" in result.stderr
 
@@ -111,7 +111,7 @@ def test_broken_article_is_logged_with_its_url_and_skipped(tmp_path: Path) -> No
     broken.unlink()  # the list still links to it: a 404
     with serve(site_dir) as base_url:
         config = write_config(tmp_path / "config.yaml", [fast_site(base_url)])
-        result = run_cli_process("crawl", config=config)
+        result = run_cli("crawl", config=config)
     assert base_url + articles[0]["path"] in result.stderr
     assert len(export_jsonl(config)) == len(articles) - 1
     db = sqlite3.connect(tmp_path / "archive.db")
@@ -126,7 +126,7 @@ def crawled(tmp_path_factory) -> Iterator[tuple[str, list[dict], Path]]:
     articles = build_site(tmp / "site")
     with serve(tmp / "site") as base_url:
         config = write_config(tmp / "config.yaml", [fast_site(base_url)])
-        run_cli_process("crawl", config=config)
+        run_cli("crawl", config=config)
         yield base_url, articles, config
 
 
@@ -169,7 +169,7 @@ def test_robots_txt_is_obeyed_and_user_agent_is_honest(tmp_path: Path) -> None:
     try:
         base_url = f"http://127.0.0.1:{server.server_address[1]}/"
         config = write_config(tmp_path / "config.yaml", [fast_site(base_url)])
-        run_cli_process("crawl", config=config)
+        run_cli("crawl", config=config)
     finally:
         server.shutdown()
         server.server_close()

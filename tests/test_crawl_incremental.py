@@ -9,7 +9,6 @@ import html
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import yaml
 from talentwatch.cli.demo_portal.portal import build_site, load_articles
 from talentwatch.storage.schema import open_archive
 
+from tests.conftest import run_cli
 from tests.dedupe_texts import (
     EDITED,
     ORIGINAL,
@@ -80,10 +80,7 @@ def build_copies(root: Path, base: str) -> None:
 
 
 def crawl(config: Path, *args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), "crawl", *args],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return result
+    return run_cli("crawl", *args, config=config)
 
 
 def articles_hit(hits: list[Hit]) -> list[Hit]:

@@ -13,7 +13,6 @@ from tests.test_alerts_support import (
     TALENT_IDS,
     Mailbox,
     cli,
-    cli_here,
     demo_articles,
     portal,
     rows,
@@ -36,7 +35,7 @@ def test_smtp_down_then_back_delivers_once_and_secrets_stay_hidden(tmp_path, rec
         down = cli(config, "-vv", "run", "--once", env=env)
         assert down.returncode == 1, down.stderr  # cron notices: deliveries failed
         assert "2 failed (queued for retry; exit 1)" in down.stderr and "Connection refused" in down.stderr
-        status = cli_here(config, "status", env=env)
+        status = cli(config, "status", env=env)
         assert "6 queued (6 failing)" in status.stdout, status.stdout
         assert "300001" in status.stdout  # the reason is shown, the secrets are not
         for output in (down.stdout, down.stderr, status.stdout):
@@ -67,7 +66,7 @@ def test_sigkill_mid_delivery_loses_nothing(tmp_path, receiver):
                               deliver_every="1h")
         daemon = spawn(config, "run")
         try:
-            assert receiver.arrived.wait(30), "the daemon never delivered"
+            assert receiver.arrived.wait(120), "the daemon never delivered"  # a loaded machine is slow
             daemon.kill()  # SIGKILL while the message is on the wire
             daemon.wait(10)
         finally:
@@ -121,7 +120,7 @@ def test_daemon_cuts_hangs_never_overlaps_holds_its_lock_and_stops_on_sigterm(tm
             second = cli(config, "run", "--once")
             assert second.returncode == 3
             assert "another talentwatch daemon" in second.stderr and str(daemon.pid) in second.stderr
-            assert f"running (pid {daemon.pid})" in cli_here(config, "status").stdout
+            assert f"running (pid {daemon.pid})" in cli(config, "status").stdout
             daemon.send_signal(signal.SIGTERM)
             assert daemon.wait(20) == 0
         finally:
@@ -134,7 +133,7 @@ def test_daemon_cuts_hangs_never_overlaps_holds_its_lock_and_stops_on_sigterm(tm
     runs = rows(db, "SELECT status, error_messages FROM crawl_runs ORDER BY id")
     assert all(status == "failed" for status, _ in runs)
     assert "timed out after 1s" in runs[0][1]
-    report = json.loads(cli_here(config, "status", "--json").stdout)
+    report = json.loads(cli(config, "status", "--json").stdout)
     assert report["daemon_pid"] is None
     (site,) = report["sites"]
     assert site["status"] == "failed" and site["next_run"]  # the schedule was saved on the way out
@@ -150,7 +149,7 @@ def test_digest_is_sent_when_its_time_has_come(tmp_path):
             first = cli(config, "run", "--once")
             assert first.returncode == 0, first.stderr
             assert mailbox.messages == []  # not 08:00 yet: held
-            shown = cli_here(config, "digest", "--preview", "--html", str(tmp_path / "d.html"))
+            shown = cli(config, "digest", "--preview", "--html", str(tmp_path / "d.html"))
             assert all(a["title"] in shown.stdout for a in demo_articles(TALENT_IDS))
             assert "<a href=" in (tmp_path / "d.html").read_text(encoding="utf-8")
             # the clock passes 08:00 (the digest's stored next run is now in the past)

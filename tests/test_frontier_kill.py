@@ -15,13 +15,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli_process
+from tests.conftest import ROOT, run_cli
 from tests.frontier_checks import archive_facts, wait_session_gone
 from tests.frontier_site import build_portal, list_pages_for, site_config, write_config
 from tests.portal_server import serve_counting
@@ -29,6 +30,8 @@ from tests.portal_server import serve_counting
 ARTICLES = 100
 KILLS = 10
 PARALLEL = 2  # kill rounds at once (each its own archive): two cores
+# the re-crawl runs in this process (CliRunner swaps sys.stdout: one at a time)
+IN_PROCESS = threading.Lock()
 
 
 def _progress(database: Path) -> tuple[int, int]:
@@ -88,7 +91,8 @@ def _round(tmp: Path, base_url: str, i: int, moment: tuple[str, int, float], dae
     args = ["run", "--once"] if daemon else ["crawl"]
     started = time.monotonic()
     seen = _kill_when([sys.executable, "-m", "talentwatch", "--config", str(config), *args], database, moment)
-    again = run_cli_process(*args, config=config)  # one ordinary re-crawl (or daemon restart)
+    with IN_PROCESS:
+        again = run_cli(*args, config=config)  # one ordinary re-crawl (or daemon restart)
     conn = sqlite3.connect(database)
     runs = dict(conn.execute("SELECT status, count(*) FROM crawl_runs GROUP BY status").fetchall())
     conn.close()

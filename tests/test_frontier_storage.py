@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli, run_cli_process
+from tests.conftest import ROOT, run_cli
 from tests.frontier_checks import archive_facts
 from tests.frontier_site import build_portal, make_articles, site_config, write_config
 from tests.portal_server import serve_counting
@@ -56,7 +56,7 @@ def test_full_archive_mid_crawl_stops_with_one_line_and_the_next_crawl_stores_th
         assert stored["integrity"] == "ok"
         assert stored["indexed"] == stored["articles"]
 
-        run_cli_process("crawl", config=config)  # the cap is lifted
+        run_cli("crawl", config=config)  # the cap is lifted
         facts = archive_facts(database)
         assert facts["articles"] == facts["distinct_urls"] == facts["indexed"] == ARTICLES
         assert facts["events"] == ARTICLES and facts["integrity"] == "ok"
@@ -81,11 +81,11 @@ def test_full_filesystem_mid_crawl_then_more_space(tmp_path: Path) -> None:
         with serve_counting(tmp_path / "site") as (base, _):
             config = write_config(tmp_path / "config.yaml", [site_config(base, max_list_pages=20)],
                                   database=database)
-            full = run_cli_process("crawl", config=config, check=False)
+            full = run_cli("crawl", config=config, check=False)
             _check_one_clear_line(full, database, articles[0]["paragraphs"][1][:40])
             assert archive_facts(database)["integrity"] == "ok"
             subprocess.run(["mount", "-o", "remount,size=64m", str(disk)], check=True)
-            run_cli_process("crawl", config=config)
+            run_cli("crawl", config=config)
             facts = archive_facts(database)
             assert facts["articles"] == facts["indexed"] == ARTICLES and facts["integrity"] == "ok"
     finally:
@@ -128,7 +128,7 @@ def test_damaged_index_gives_one_line_and_reindex_restores_search(tmp_path: Path
     config = write_config(tmp_path / "config.yaml",
                           [{"name": "qinghe", "start_urls": [base_url + "rcgz/index.html"],
                             "article_pattern": r"/rcgz/content/post_\d+\.html$", "delay": 0}])
-    run_cli_process("crawl", config=config)
+    run_cli("crawl", config=config)
     before = run_cli("search", "人才", config=config).stdout
     assert before
     database = tmp_path / "archive.db"

@@ -30,7 +30,7 @@ from talentwatch.storage.schema import open_archive
 from talentwatch.web.changes import changed_sentences
 from talentwatch.web.plugin import tw_changes, tw_snippet
 
-from tests.conftest import run_cli, run_cli_process, write_config
+from tests.conftest import run_cli, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium")
@@ -106,11 +106,11 @@ def crawled(tmp_path_factory) -> Iterator[dict]:
         config = write_config(tmp / "config.yaml", [{
             "name": "portal", "start_urls": [base_url + "rcgz/index.html"],
             "article_pattern": r"/rcgz/content/post_\d+\.html$", "delay": 0}])
-        run_cli_process("crawl", config=config, timeout=240)
+        run_cli("crawl", config=config)
         edited = site / next(p["path"] for p in pages if p["id"] == 4101)
         edited.write_text(edited.read_text(encoding="utf-8").replace(*EDITED), encoding="utf-8")
         (site / next(p["path"] for p in pages if p["id"] == WITHDRAWN)).unlink()
-        run_cli_process("crawl", "--recheck", config=config, timeout=240)
+        run_cli("crawl", "--recheck", config=config)
     urls = {p["id"]: base_url + p["path"] for p in pages}
     yield dict(config=config, path=tmp / "archive.db", urls=urls, tmp=tmp)
 

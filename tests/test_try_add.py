@@ -26,7 +26,7 @@ from talentwatch.crawler.suggest import NotAListPage, suggest
 
 from tests.cli_runner import invoke
 from tests.cms_sites import BODY, FAMILIES, TITLES, nfcms_site
-from tests.conftest import ROOT, export_jsonl, run_cli_process
+from tests.conftest import ROOT, export_jsonl, run_cli
 
 SHARED = ROOT.parent / "shared"
 MAKE_PORTAL = SHARED / "tools" / "make_portal.py"
@@ -193,7 +193,7 @@ def test_crawl_follows_list_entries_only_to_allowed_domains(tmp_path: Path) -> N
         config = quiet_config(tmp_path / "config.yaml", [{
             "name": "rsj", "start_urls": [base + cms.list_path], "article_pattern": pattern,
             "max_list_pages": 1, "delay": 0}])
-        run_cli_process("crawl", config=config)
+        run_cli("crawl", config=config)
         stored = {r["url"] for r in export_jsonl(config)}
     assert stored == {base + a for a in cms.articles}
 
@@ -338,7 +338,7 @@ def test_add_appends_keeping_every_line_and_the_site_crawls(tmp_path: Path, text
 
         if text is COMPACT_CONFIG:
             return  # one crawl of an added site is enough
-        run_cli_process("crawl", "--site", "qinghe", config=config)
+        run_cli("crawl", "--site", "qinghe", config=config)
         assert {r["url"] for r in export_jsonl(config)} == {base + a["path"] for a in articles}
 
 
@@ -363,7 +363,7 @@ def test_sites_and_try_never_write_the_archive(tmp_path: Path) -> None:
             [("qinghe", 0, None), ("never-run", 0, None)]
         assert not archive.exists()
 
-        run_cli_process("crawl", "--site", "qinghe", config=config)
+        run_cli("crawl", "--site", "qinghe", config=config)
         before = _digest(archive)
         code, out, err = talentwatch(config, "sites", "--json")
         assert code == 0, err
@@ -418,7 +418,7 @@ def test_added_hanweb_site_crawls_its_datastore_list(tmp_path: Path) -> None:
         code, out, err = talentwatch(config, "add", base + cms.list_path, "--name", "hanweb-col")
         assert code == 0, err
         assert load_config(config).site("hanweb-col").profile == "hanweb"
-        run_cli_process("crawl", config=config)
+        run_cli("crawl", config=config)
         stored = export_jsonl(config)
     assert {r["url"] for r in stored} == {base + a for a in cms.articles}
     assert all(BODY[:20] in r["text"] for r in stored)

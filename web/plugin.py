@@ -9,7 +9,9 @@ Registered in-process by talentwatch.cli.serve. What it adds:
   SQLite between steps, never inside a Python function, so each call must be short;
 - cells rendered for readers (titles linking to the article page and the original,
   topics and offers in words, changes with <del>/<ins>);
-- pages of its own: the article page, /feed.atom, the stylesheet (see web/pages.py).
+- pages of its own: the article page, /feed.atom, the stylesheet (see web/pages.py);
+- CSV downloads safe to open in a spreadsheet: a cell that starts like a formula gets a
+  leading apostrophe, as in `talentwatch export --format csv` (see web/csv_cells.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from talentwatch.storage.query import (
 )
 from talentwatch.web import pages
 from talentwatch.web.changes import changed_sentences, sentences_html
+from talentwatch.web.csv_cells import safe_csv
 from talentwatch.web.offers import offers_words
 from talentwatch.web.views import VIEW_NAME
 
@@ -141,6 +144,11 @@ def _list_cell(row, value, column, database, datasette) -> Markup | None:
 
 
 # ---- pages, stylesheet, index --------------------------------------------------------
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return safe_csv
+
 
 @hookimpl
 def register_routes(datasette):
