@@ -101,8 +101,8 @@ def run_crawl(config: Config, sites: list[SiteConfig],
     written."""
     from twisted.internet.threads import blockingCallFromThread
 
-    startup_cpu = time.process_time()
     reactor = reactor_thread()
+    startup_cpu = time.process_time()  # imports and the reactor's start: the crawl's start-up
     crawl = _Crawl(config, sites, on_tick, recheck, backfill)
     with _stop_on_signals(lambda: reactor.callFromThread(crawl.stop)):
         tracker: RunTracker = blockingCallFromThread(reactor, crawl.start)
