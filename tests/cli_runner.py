@@ -1,8 +1,8 @@
 """The real CLI in this process, through click's CliRunner.
 
-A command that needs no crawl costs milliseconds this way instead of a Python start-up
-(about a second). A crawl keeps a process of its own (Twisted's reactor runs once per
-process), and so do the daemon, signals and terminal behaviour.
+A command costs milliseconds this way instead of a Python start-up (about a second);
+crawls and `run --once` too, since Scrapy's reactor runs on a thread kept for the process
+(crawler/run.py). Kills, signals, locks and terminal behaviour keep a process of their own.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
 
 
 def run_cli(*args: str, config: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run `talentwatch [--config X] ARGS…` in this process (commands that crawl: run_cli_process)."""
+    """Run `talentwatch [--config X] ARGS…` in this process (crawls included)."""
     argv = (["--config", str(config)] if config is not None else []) + list(args)
     result = invoke(argv, env={"COLUMNS": "200"})
     if check and result.returncode != 0:
@@ -41,8 +41,8 @@ def run_cli(*args: str, config: Path | None = None, check: bool = True) -> subpr
 
 def run_cli_process(*args: str, config: Path | None = None, check: bool = True,
                     timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `talentwatch [--config X] ARGS…` as a user would, in its own process: for crawls,
-    whose Twisted reactor can run only once per process."""
+    """Run `talentwatch [--config X] ARGS…` as a user would, in its own process (the
+    README's demo)."""
     cmd = [sys.executable, "-m", "talentwatch"]
     if config is not None:
         cmd += ["--config", str(config)]

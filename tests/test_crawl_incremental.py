@@ -31,7 +31,6 @@ from tests.dedupe_texts import (
 )
 from tests.portal_server import Hit, serve_counting
 
-ROOT = Path(__file__).resolve().parents[1]
 GOV_PATTERN = r"/gov/rcgz/content/post_\d+\.html$"
 
 

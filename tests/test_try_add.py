@@ -34,7 +34,7 @@ GDZZ_LIST = SHARED / "eval-data" / "gdzz-list"
 
 
 def talentwatch(config: Path, *args: str) -> tuple[int, str, str]:
-    """Run a command in this process (no crawl: Scrapy's reactor starts once per process)."""
+    """Run a command in this process; a traceback fails the test."""
     result = invoke(["--config", str(config), *args])
     assert "Traceback" not in result.stderr, result.stderr
     return result.returncode, result.stdout, result.stderr
