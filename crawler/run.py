@@ -104,7 +104,7 @@ def run_crawl(config: Config, sites: list[SiteConfig],
     reactor = reactor_thread()
     startup_cpu = time.process_time()  # imports and the reactor's start: the crawl's start-up
     crawl = _Crawl(config, sites, on_tick, recheck, backfill)
-    with _stop_on_signals(lambda: reactor.callFromThread(crawl.stop)):
+    with stop_on_signals(lambda: reactor.callFromThread(crawl.stop), "finishing current pages and stopping"):
         tracker: RunTracker = blockingCallFromThread(reactor, crawl.start)
     if stages.enabled():
         from talentwatch.crawler.pipelines import shutdown_pools
@@ -164,14 +164,17 @@ def _is_failure(result: Any) -> bool:
     return isinstance(result, Failure)
 
 
-class _stop_on_signals:
-    """While a crawl runs on the main thread's behalf: the first SIGINT/SIGTERM asks it
-    to stop cleanly, a second exits at once (what is stored is whole: SQLite)."""
+class stop_on_signals:
+    """While the main thread waits for work on the reactor's thread (a crawl, the daemon):
+    the first SIGINT/SIGTERM calls `stop`, which asks that work to end cleanly; a second
+    exits at once (what is stored is whole: SQLite). Python runs handlers on the main
+    thread only, so elsewhere nothing is installed."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-    def __init__(self, stop: Callable[[], None]) -> None:
+    def __init__(self, stop: Callable[[], None], what: str) -> None:
         self.stop = stop
+        self.what = what  # what the first signal starts, for the log line
         self.previous: dict[int, Any] = {}
         self.asked = False
 
@@ -180,10 +183,10 @@ class _stop_on_signals:
             log.warning("second stop signal: exiting now")
             os._exit(1)
         self.asked = True
-        log.warning("%s received: finishing current pages and stopping", signal.Signals(signum).name)
+        log.warning("%s received: %s", signal.Signals(signum).name, self.what)
         self.stop()
 
-    def __enter__(self) -> _stop_on_signals:
+    def __enter__(self) -> stop_on_signals:
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 self.previous[signum] = signal.signal(signum, self._handle)

@@ -26,7 +26,6 @@ import fcntl
 import logging
 import os
 import random
-import signal
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -203,28 +202,22 @@ class Daemon:
             self.lock.release()
 
     def _run(self) -> int:
-        from talentwatch.crawler.run import reactor_thread
+        from talentwatch.crawler.run import reactor_thread, stop_on_signals
 
         reactor = reactor_thread()  # the process's reactor: it outlives the daemon
         reactor.callFromThread(self._start)
-        previous = {signum: signal.signal(signum, self._on_signal)
-                    for signum in (signal.SIGTERM, signal.SIGINT)
-                    if threading.current_thread() is threading.main_thread()}
-        try:
+        with stop_on_signals(self._stop_soon, "finishing current work and exiting"):
             self.done.wait()
-        finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
         if self.error is not None:
             raise self.error
         return self.exit_code
 
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        # Python runs handlers on the main thread; the daemon lives on the reactor's
+    def _stop_soon(self) -> None:
+        # from the main thread's signal handler; the daemon lives on the reactor's thread
         loop = getattr(self, "loop", None)
         if loop is None:
             os._exit(1)  # nothing has started yet
-        loop.call_soon_threadsafe(self.stop, signum)
+        loop.call_soon_threadsafe(self.stop)
 
     def _start(self) -> None:
         """On the reactor thread: open the archive, start the crawler and, when the spider
@@ -264,14 +257,12 @@ class Daemon:
         else:
             self._start_scheduler()
 
-    def stop(self, signum: int | None = None) -> None:
+    def stop(self) -> None:
         """Stop taking work, let the current item and message finish, then exit."""
         if self.stopping:
             log.warning("second stop signal: exiting now")
             os._exit(1)
         self.stopping = True
-        if signum is not None:
-            log.warning("%s received: finishing current work and exiting", signal.Signals(signum).name)
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self.kick is not None:
