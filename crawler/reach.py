@@ -75,14 +75,14 @@ def is_inward(text: str) -> bool:
     return address is None or not address.is_global or address.is_multicast
 
 
-def host_in(host: str, domains: Iterable[str]) -> bool:
-    host = host.lower().rstrip(".")
-    return any(host == d or host.endswith("." + d) for d in (d.lower().rstrip(".") for d in domains))
-
-
 def host_key(host: str) -> str:
     """A host as both the check and the connection name it: lower case, no trailing dot."""
     return host.lower().rstrip(".")
+
+
+def host_in(host: str, domains: Iterable[str]) -> bool:
+    host = host_key(host)
+    return any(host == d or host.endswith("." + d) for d in map(host_key, domains))
 
 
 class Reach:
