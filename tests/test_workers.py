@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import run_cli
 from tests.portal_server import serve_counting
 from tests.redis_broker import broker  # noqa: F401  (the fixture)
 from tests.worker_portals import build_portals, portal_sites
@@ -39,9 +40,9 @@ def write_config(path: Path, sites: list[dict], broker_url: str | None = None, *
     return path
 
 
-def talentwatch(config: Path, *args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "talentwatch", "--config", str(config), *args],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+def talentwatch(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The archive host's command, in this process (the workers are processes of their own)."""
+    return run_cli(*args, config=config, check=False)
 
 
 @contextmanager

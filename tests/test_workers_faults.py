@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
 
 from tests.portal_server import serve_counting
 from tests.redis_broker import broker  # noqa: F401  (the fixture)
-from tests.test_workers import ROOT, embedded_snapshot, snapshot, start_worker, workers, write_config
+from tests.test_workers import embedded_snapshot, snapshot, start_worker, talentwatch, workers, write_config
 from tests.worker_portals import build_portals, portal_sites
+
+
+def in_background(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` on a thread of its own: the archive host's `run --once` goes on in this
+    process while the test kills a worker or restarts the broker."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker):  # noqa: F811
@@ -27,9 +38,7 @@ def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker)
         first = start_worker(config, tmp_path / "first.log")
         try:
             mark = traffic.mark()
-            run = subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "run",
-                                    "--once"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+            run = in_background(talentwatch, config, "run", "--once")
             deadline = time.monotonic() + 60
             while len(traffic.since(mark)) < 2:  # the first worker is mid-site: a list page and more
                 assert time.monotonic() < deadline, "the first worker never started crawling"
@@ -37,8 +46,8 @@ def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker)
             with workers(config, 1, tmp_path):
                 os.killpg(first.pid, signal.SIGKILL)  # the worker and its extraction process
                 first.wait(10)
-                _, err = run.communicate(timeout=150)
-                assert run.returncode == 0, err
+                result = run.result(timeout=150)
+                assert result.returncode == 0, result.stderr
         finally:
             if first.poll() is None:
                 first.kill()
@@ -55,9 +64,7 @@ def test_a_broker_restart_mid_run_loses_nothing(tmp_path, broker):  # noqa: F811
                               portal_sites(base, names, delay=0.3), broker.url)
         with workers(config, 2, tmp_path):
             mark = traffic.mark()
-            run = subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "run",
-                                    "--once"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+            run = in_background(talentwatch, config, "run", "--once")
             deadline = time.monotonic() + 60
             while len(traffic.since(mark)) < 3:
                 assert time.monotonic() < deadline, "no worker started crawling"
@@ -65,6 +72,6 @@ def test_a_broker_restart_mid_run_loses_nothing(tmp_path, broker):  # noqa: F811
             broker.stop()
             time.sleep(2)
             broker.start()
-            _, err = run.communicate(timeout=180)
-            assert run.returncode == 0, err
+            result = run.result(timeout=180)
+            assert result.returncode == 0, result.stderr
     assert snapshot(tmp_path / "distributed" / "archive.db") == expected
