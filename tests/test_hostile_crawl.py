@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 from talentwatch.crawler.reach import Reach, is_inward
 from talentwatch.crawler.retry_after import retry_after_seconds
 
-from tests.conftest import ROOT, write_config
+from tests.conftest import ROOT, run_cli, write_config
 from tests.hostile_server import Route, page, redirect, send, serve_routes
 from tests.pdfmaker import cjk_pdf
 
@@ -141,13 +142,21 @@ def huge_undeclared(size: int) -> Route:
 
 @pytest.fixture(scope="module")
 def gzip_bomb() -> bytes:
-    """About 1 MB of gzip that expands to 1 GB of HTML."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+    """About 1 MB of gzip that expands to 1 GB of HTML.
+
+    Compressing 1 GB takes seconds; after a full flush the compressor forgets what came
+    before, so each further megabyte of spaces compresses to the same bytes: one such block
+    is repeated, and the gzip trailer (CRC-32 and length of all 1 GB) is written for it."""
+    head = b"<html><body><div class='zw'>"
     filler = b" " * MB
-    parts = [packer.compress(b"<html><body><div class='zw'>")]
-    parts += [packer.compress(filler) for _ in range(1024)]
-    parts.append(packer.flush())
-    return b"".join(parts)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: a gzip wrapper
+    first = packer.compress(head) + packer.compress(filler) + packer.flush(zlib.Z_FULL_FLUSH)
+    block = packer.compress(filler) + packer.flush(zlib.Z_FULL_FLUSH)
+    end = packer.flush()[:-8]  # the last block, without the trailer for 2 MB
+    crc = zlib.crc32(head)
+    for _ in range(1024):
+        crc = zlib.crc32(filler, crc)
+    return first + block * 1023 + end + struct.pack("<II", crc, (len(head) + 1024 * MB) % 2**32)
 
 
 def hostile_case(name: str, gzip_bomb: bytes) -> Route:
@@ -198,7 +207,7 @@ def test_a_page_under_a_lowered_cap_is_kept_and_one_over_it_skipped(tmp_path: Pa
         config = write_config(tmp_path / "config.yaml", [site(base)])
         data = config.read_text(encoding="utf-8").replace("retries: 0", "retries: 0\n  max_page_mb: 0.5")
         config.write_text(data, encoding="utf-8")
-        result, _, _ = crawl_measured(config)
+        result = run_cli("crawl", config=config, check=False)
     assert result.returncode == 0, result.stderr
     assert set(archived(tmp_path / "archive.db")) == {base + "/rcgz/content/post_1.html"}
 
@@ -230,7 +239,7 @@ def test_redirects_and_attachments_to_another_host_are_not_followed(tmp_path: Pa
                                                      ("content/post_2.html", "跳转页面"),
                                                      ("content/post_3.html", "人才公寓通知")]))
         config = write_config(tmp_path / "config.yaml", [site(base)])
-        result, _, _ = crawl_measured(config)
+        result = run_cli("crawl", config=config, check=False)
     assert result.returncode == 0, result.stderr
     assert other_log.paths() == []  # not the page, not the PDF, not even robots.txt
     articles = archived(tmp_path / "archive.db")
@@ -257,7 +266,7 @@ def test_an_allowed_name_that_resolves_inward_is_refused(tmp_path: Path, other_h
         named = base.replace("127.0.0.1", "localhost")
         config = write_config(tmp_path / "config.yaml",
                               [site(named, attachment_domains=["127.0.0.2"])])
-        result, _, _ = crawl_measured(config)
+        result = run_cli("crawl", config=config, check=False)
     assert result.returncode == 0, result.stderr
     assert other_log.paths() == []
     assert set(archived(tmp_path / "archive.db")) == {named + "/rcgz/content/post_3.html"}
@@ -329,7 +338,7 @@ def test_a_429_is_retried_no_sooner_than_retry_after(tmp_path: Path) -> None:
     with serve_routes(routes) as (base, log):
         routes["/rcgz/index.html"] = page(list_page([("content/post_1.html", "人才认定通知")]))
         config = write_config(tmp_path / "config.yaml", [site(base)])
-        result, _, _ = crawl_measured(config)
+        result = run_cli("crawl", config=config, check=False)
     assert result.returncode == 0, result.stderr
     first, second = log.times("/rcgz/content/post_1.html")
     print(f"\nRetry-After: 2 -> asked again after {second - first:.2f} s")
@@ -346,7 +355,7 @@ def test_a_long_retry_after_leaves_the_url_to_a_later_crawl(tmp_path: Path) -> N
         config = write_config(tmp_path / "config.yaml", [site(base)])
         config.write_text(config.read_text(encoding="utf-8").replace("retries: 0", "retries: 2"),
                           encoding="utf-8")
-        result, _, _ = crawl_measured(config)  # cut after 3 minutes: not waiting an hour
+        result = run_cli("crawl", config=config, check=False)  # an hour-long wait would hit the timeout
     assert result.returncode == 0, result.stderr
     assert len(log.times("/rcgz/content/post_2.html")) == 1  # not retried at once either
     assert set(archived(tmp_path / "archive.db")) == {base + "/rcgz/content/post_1.html"}
