@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,13 +66,19 @@ class RedisBroker:
             return int(s.recv(64).strip().lstrip(b":"))
 
 
-@pytest.fixture
-def broker(tmp_path: Path):
+@contextmanager
+def running_broker(directory: Path) -> Iterator[RedisBroker]:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed (apt-get install redis-server; .ci/run does it)")
-    redis = RedisBroker(tmp_path / "redis")
+    redis = RedisBroker(directory)
     redis.start()
     try:
         yield redis
     finally:
         redis.stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[RedisBroker]:
+    with running_broker(tmp_path / "redis") as redis:
+        yield redis

@@ -18,7 +18,7 @@ import yaml
 
 from tests.conftest import run_cli
 from tests.portal_server import serve_counting
-from tests.redis_broker import broker  # noqa: F401  (the fixture)
+from tests.redis_broker import running_broker
 from tests.worker_portals import build_portals, portal_sites
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,17 @@ def workers(config: Path, count: int, log_dir: Path):
                 proc.kill()
 
 
+@pytest.fixture(scope="module")
+def worker_pair(tmp_path_factory: pytest.TempPathFactory):
+    """A broker and two workers serving this module's runs one after another, as long-lived
+    workers serve a deployment's successive runs (each run has an archive of its own)."""
+    home = tmp_path_factory.mktemp("worker-pair")
+    with running_broker(home / "redis") as redis:
+        config = write_config(home / "config.yaml", [], redis.url)
+        with workers(config, 2, home):
+            yield redis
+
+
 def start_worker(config: Path, log: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "-v", "worker",
                              "--concurrency", "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -94,17 +105,16 @@ def embedded_snapshot(tmp: Path, base: str, names: list[str], **site_extra) -> d
     return snapshot(tmp / "embedded" / "archive.db")
 
 
-def test_twenty_portals_through_two_workers_give_the_embedded_archive(tmp_path, broker):  # noqa: F811
+def test_twenty_portals_through_two_workers_give_the_embedded_archive(tmp_path, worker_pair):
     names = build_portals(tmp_path / "portals", 20, articles=3)
     with serve_counting(tmp_path / "portals") as (base, _):
         expected = embedded_snapshot(tmp_path, base, names)
         config = write_config(tmp_path / "distributed" / "config.yaml", portal_sites(base, names),
-                              broker.url)
-        with workers(config, 2, tmp_path):
-            result = talentwatch(config, "run", "--once")
-            assert result.returncode == 0, result.stderr
-            got = snapshot(tmp_path / "distributed" / "archive.db")
-            status = json.loads(talentwatch(config, "status", "--json").stdout)
+                              worker_pair.url)
+        result = talentwatch(config, "run", "--once")
+        assert result.returncode == 0, result.stderr
+        got = snapshot(tmp_path / "distributed" / "archive.db")
+        status = json.loads(talentwatch(config, "status", "--json").stdout)
     assert len(expected["articles"]) == 60
     assert got == expected
     assert Counter(kind for (_, kind, _) in got["events"]) == {"new": 60}
@@ -168,7 +178,7 @@ def runs_by_site(database: Path) -> Counter:
     return runs
 
 
-def test_failures_and_changed_lists_end_as_in_the_embedded_crawl(tmp_path, broker):  # noqa: F811
+def test_failures_and_changed_lists_end_as_in_the_embedded_crawl(tmp_path, worker_pair):
     """A notice that fails to load stays in the frontier with its error, as the embedded crawl
     keeps it, and is stored on the next check; a list page that changed after an idle check
     (sent without the site's known articles) gives the new notice only, in one run."""
@@ -177,22 +187,21 @@ def test_failures_and_changed_lists_end_as_in_the_embedded_crawl(tmp_path, broke
     with serve_counting(tmp_path / "portals") as (base, traffic):
         sites = portal_sites(base, names)
         write_config(embedded, sites)
-        distributed = write_config(tmp_path / "distributed" / "config.yaml", sites, broker.url)
+        distributed = write_config(tmp_path / "distributed" / "config.yaml", sites, worker_pair.url)
         broken = f"/{names[0]}/rcgz/content/post_{6000 + 100 + 1}.html"
         traffic.forced[broken] = 503
-        with workers(distributed, 2, tmp_path):
-            rounds = []
-            for step in ("failure", "recovered", "idle", "changed"):
-                if step == "recovered":
-                    traffic.forced.clear()
-                if step == "changed":
-                    time.sleep(1.1)  # a new mtime: the list pages' ETags change
-                    build_portals(tmp_path / "portals", 3, articles=4)
-                for config in (embedded, distributed):
-                    result = talentwatch(config, "run", "--once")
-                    assert result.returncode == 0, result.stderr
-                rounds.append((step, [(frontier_rows(c.parent / "archive.db"),
-                                       snapshot(c.parent / "archive.db")) for c in (embedded, distributed)]))
+        rounds = []
+        for step in ("failure", "recovered", "idle", "changed"):
+            if step == "recovered":
+                traffic.forced.clear()
+            if step == "changed":
+                time.sleep(1.1)  # a new mtime: the list pages' ETags change
+                build_portals(tmp_path / "portals", 3, articles=4)
+            for config in (embedded, distributed):
+                result = talentwatch(config, "run", "--once")
+                assert result.returncode == 0, result.stderr
+            rounds.append((step, [(frontier_rows(c.parent / "archive.db"),
+                                   snapshot(c.parent / "archive.db")) for c in (embedded, distributed)]))
     for step, (want, got) in rounds:
         assert got == want, step
     failure = rounds[0][1][1][0]
