@@ -465,10 +465,32 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         # (DNS: crawler.run.reactor_thread installs reach.PinnedResolver on the reactor)
         "DOWNLOADER_MIDDLEWARES": {
             # before robots.txt (100): a refused host is not even asked for its robots.txt;
-            # Scrapy's own OffsiteMiddleware (50) knows no per-site domains
+            # Scrapy's own OffsiteMiddleware (50) knows no per-site domains, so it is off
             "talentwatch.crawler.reach.ReachMiddleware": 60,
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             # on the way back, before RetryMiddleware (550) would retry a 429 at once
             "talentwatch.crawler.retry_after.RetryAfterMiddleware": 560,
+            # what the crawl never uses costs a call per request: no HTTP auth, no stats
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+        },
+        "SPIDER_MIDDLEWARES": {
+            # the list walk keeps its own depth in meta (the same numbers: a list page's
+            # next page is one deeper; DEPTH_LIMIT and DEPTH_PRIORITY are unset); Scrapy's
+            # depth stats and its check for copied meta keys (a development aid) are
+            # per-request work for nothing
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        # Scrapy hands a callback's output to CONCURRENT_ITEMS tasks (100 by default: a
+        # hundred asyncio tasks and queue slots for every page); a page yields one record,
+        # and a list page only requests, which are scheduled at once
+        "CONCURRENT_ITEMS": 1,
+        # no feeds, no memory limit, no periodic stats line: off
+        "EXTENSIONS": {
+            "scrapy.extensions.feedexport.FeedExporter": None,
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.logstats.LogStats": None,
         },
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retries,
