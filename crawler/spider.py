@@ -281,14 +281,16 @@ class PortalSpider(scrapy.Spider):
             log.warning("%s: no article links on list page %s", site.name, response.url)
         meta = response.meta
         depth, start_url, limit = meta["depth"], meta["start_url"], meta["limit"]
-        found: list[tuple[frontier.Seen, ListItem]] = []
+        listed: list[tuple[int, ListItem]] = []
         for pos, item in enumerate(listing.items):
             if item.url in run.seen or not self._allowed(site, item.url):
                 continue
             run.seen.add(item.url)
-            if self.tracker.is_known(item.url, site.name):
-                continue  # archived already: re-checks, not list walks, look at it again
-            found.append((frontier.Seen(item.url, response.url, depth, pos, item.title, item.date), item))
+            listed.append((pos, item))
+        # archived already: re-checks, not list walks, look at those again
+        known = self.tracker.known_urls([item.url for _, item in listed], site.name)
+        found = [(frontier.Seen(item.url, response.url, depth, pos, item.title, item.date), item)
+                 for pos, item in listed if item.url not in known]
         # into the frontier before any of them is requested: a kill from here on loses nothing
         added = self._storing(frontier.record_seen, site.name, [seen for seen, _ in found])
         if added is None:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,6 +116,10 @@ class Prepared:
         # only new and changed texts need one: an unchanged re-fetch skips the MinHash
         return dedupe.signature(self.normalized) if self.text_hash else None
 
+    def signed(self) -> bool:
+        """Whether the MinHash is computed already (a crawl's workers compute it)."""
+        return "signature" in self.__dict__
+
 
 def _part_canonical(url: str) -> str:
     # a bulletin item is told apart from its issue (and its siblings) by its fragment
@@ -147,25 +151,50 @@ def prepare(article: Article) -> Prepared:
     )
 
 
-_ROW = ("SELECT id, url, version, norm_hash, status, title, text, cluster_id, duplicate_of"
-        " FROM articles WHERE {} = ? LIMIT 1")
+_COLUMNS = "id, url, version, norm_hash, status, title, text, cluster_id, duplicate_of"
+_ROW = f"SELECT {_COLUMNS} FROM articles WHERE {{}} = ? LIMIT 1"
+# find_article's lookup in one statement: the row of the URL as given, else of its
+# canonical spelling, else of its stable key (a NULL key matches nothing)
+_FIND = (f"SELECT {_COLUMNS} FROM articles WHERE id = coalesce("
+         "(SELECT id FROM articles WHERE url = ? LIMIT 1),"
+         " (SELECT id FROM articles WHERE canonical_url = ? LIMIT 1),"
+         " (SELECT id FROM articles WHERE stable_key = ? LIMIT 1))")
 
 
 def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> dict[str, Any] | None:
     """The archived record of `url` under any spelling or column move, or None.
 
     `exact`: the URL as given only (bulletin items, which share their issue's page)."""
-    keys: list[tuple[str, str | None]] = [("url", url)]
-    if not exact:
-        keys += [("canonical_url", canonical_url(url)), ("stable_key", stable_key(url))]
-    for column, key in keys:
-        if key is None:
-            continue
-        cur = db.execute(_ROW.format(column), [key])
-        row = cur.fetchone()
-        if row is not None:
-            return dict(zip([d[0] for d in cur.description], row, strict=True))
-    return None
+    if exact:
+        cur = db.execute(_ROW.format("url"), [url])
+    else:
+        cur = db.execute(_FIND, [url, canonical_url(url), stable_key(url)])
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+_KEYS_AT_ONCE = 300  # URLs per lookup: three keys each stay under SQLite's bound on parameters
+
+
+def archived_urls(db: sqlite_utils.Database, urls: list[str]) -> set[str]:
+    """Those of `urls` that find_article finds (under any spelling or column move), in three
+    statements per 300 URLs instead of up to three per URL: a list page's links."""
+    found: set[str] = set()
+    for start in range(0, len(urls), _KEYS_AT_ONCE):
+        keys: dict[str, dict[str, list[str]]] = {"url": {}, "canonical_url": {}, "stable_key": {}}
+        for url in urls[start:start + _KEYS_AT_ONCE]:
+            for column, key in (("url", url), ("canonical_url", canonical_url(url)),
+                                ("stable_key", stable_key(url))):
+                if key is not None:
+                    keys[column].setdefault(key, []).append(url)
+        for column, by_key in keys.items():
+            if not by_key:
+                continue
+            marks = ",".join("?" * len(by_key))
+            for (key,) in db.execute(f"SELECT DISTINCT {column} FROM articles WHERE {column} IN ({marks})",
+                                     list(by_key)).fetchall():
+                found.update(by_key[key])
+    return found
 
 
 def find_by_id(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | None:
@@ -185,9 +214,12 @@ def article_by_ref(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None
 # -- events ------------------------------------------------------------------------
 
 def record_event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, created: str,
-                 details: dict[str, Any] | None = None) -> None:
-    """Add an event (new, duplicate, changed, removed) of one article, stamped with its cluster."""
-    cluster_id, duplicate_of = db.execute(
+                 details: dict[str, Any] | None = None,
+                 cluster: tuple[int, int | None] | None = None) -> None:
+    """Add an event (new, duplicate, changed, removed) of one article, stamped with its cluster.
+
+    `cluster`: the article's (cluster id, duplicate_of) as just written, when the caller knows."""
+    cluster_id, duplicate_of = cluster or db.execute(
         "SELECT COALESCE(cluster_id, id), duplicate_of FROM articles WHERE id = ?", [article_id]).fetchone()
     db.execute(
         "INSERT INTO events (article_id, kind, version, created_at, cluster_id, duplicate_of, details)"
@@ -226,15 +258,20 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 "original_canonical": prep.original_canonical, "norm_hash": prep.norm_hash,
                 "text_hash": prep.text_hash, "content_hash": content_hash(article.title, article.text),
                 "checked_at": seen, "http_status": 200}
-    known = find_article(db, article.url, exact=bool(article.parent_url))
-    if known is None or known["norm_hash"] != prep.norm_hash:
-        _ = prep.signature  # new or changed: compute the MinHash before taking the lock
+    exact = bool(article.parent_url)
+    if not prep.signed():  # (a crawl's workers have signed it: no lookup for that)
+        known = find_article(db, article.url, exact=exact)
+        if known is None or known["norm_hash"] != prep.norm_hash:
+            _ = prep.signature  # new or changed: compute the MinHash before taking the lock
     with transaction(db):
         if also is not None:
             also(db)
-        existing = find_article(db, article.url, exact=bool(article.parent_url))
+        existing = find_article(db, article.url, exact=exact)
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)
+            # a new row has no index row to replace, and its dates are the ones just written
+            index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens,
+                          new=True, dates=(row["published"], seen))
         else:
             article_id = existing["id"]
             old_hash = existing["norm_hash"] or fingerprint(existing["title"], existing["text"])
@@ -242,20 +279,30 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 return article_id, _seen_again(db, existing, article, seen)
             kind = "changed"
             _new_version(db, existing, article, prep, row | identity, seen)
-        index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens)
+            index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens)
     remember_normalized(article.text, prep.normalized)
     return article_id, kind
 
 
+# the id SQLite gives a row of a table without AUTOINCREMENT (one past the largest), read
+# inside the article's transaction: `transaction` holds the write lock from its BEGIN
+# IMMEDIATE, so no other connection can insert in between
+_NEXT_ID = "SELECT coalesce(max(id), 0) + 1 FROM articles"
+
+
+@lru_cache(maxsize=8)
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+
 def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: dict[str, Any],
             seen: str) -> tuple[int, str]:
-    row.update(first_seen=seen, last_seen=seen, version=1, status="active")
-    cols = ", ".join(row)
-    cur = db.execute(f"INSERT INTO articles ({cols}) VALUES ({', '.join('?' * len(row))})",
-                     list(row.values()))
-    article_id = cur.lastrowid
-    assert article_id is not None  # an INSERT always gives a row id
-    db.execute("UPDATE articles SET cluster_id = id WHERE id = ?", [article_id])
+    # the id chosen first, so that the row is written once with its own cluster, not
+    # inserted and then rewritten (long text and all) to set it
+    (article_id,) = db.execute(_NEXT_ID).fetchone()
+    row.update(id=article_id, cluster_id=article_id, first_seen=seen, last_seen=seen, version=1,
+               status="active")
+    db.execute(_insert_sql(tuple(row)), list(row.values()))
     db.execute(
         "INSERT INTO versions (article_id, version, title, text, content_hash, norm_hash, fetched_at)"
         " VALUES (?, 1, ?, ?, ?, ?, ?)",
@@ -265,15 +312,17 @@ def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: di
         db, article_id, canonical=prep.canonical, original_url=prep.original_url,
         original_canonical=prep.original_canonical, normalized=prep.normalized,
         text_hash=prep.text_hash, signature=prep.signature)
-    dedupe.add(db, article_id, prep.signature)
+    dedupe.add(db, article_id, prep.signature, new=True)
     if not matches:
-        record_event(db, article_id, "new", 1, seen)
+        record_event(db, article_id, "new", 1, seen, cluster=(article_id, None))
         return article_id, "new"
     cluster_id, original = join_cluster(db, article_id, matches)
     details: dict[str, Any] = {"original_id": original, "matched": {str(k): v for k, v in matches.items()}}
     if original == article_id:
         details["became_original"] = True
-    record_event(db, article_id, "duplicate", 1, seen, details)
+    # join_cluster set the article's cluster, and its duplicate_of unless it is the original
+    record_event(db, article_id, "duplicate", 1, seen, details,
+                 cluster=(cluster_id, None if original == article_id else original))
     return article_id, "duplicate"
 
 

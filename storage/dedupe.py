@@ -160,9 +160,11 @@ def remove(db: sqlite_utils.Database, article_id: int) -> None:
     db.execute("DELETE FROM minhash WHERE article_id = ?", [article_id])
 
 
-def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None) -> None:
-    """Index (or re-index) one article; call inside its transaction."""
-    remove(db, article_id)
+def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None, new: bool = False) -> None:
+    """Index (or re-index) one article; call inside its transaction. `new`: the article's row
+    was just inserted (articles are never deleted, so it has no entry to remove)."""
+    if not new:
+        remove(db, article_id)
     if sig is None:
         return
     db.execute("INSERT INTO minhash (article_id, signature) VALUES (?, ?)", [article_id, sig.tobytes()])

@@ -92,10 +92,10 @@ def test_in_a_batch_a_failed_article_is_rolled_back_alone(db, monkeypatch):
     (all of it) and no other."""
     index = articles.index_article
 
-    def full_for_the_second(db, article_id, title, *args):
+    def full_for_the_second(db, article_id, title, *args, **kwargs):
         if "post_502" in title:
             raise OSError("disk full")
-        index(db, article_id, title, *args)
+        index(db, article_id, title, *args, **kwargs)
 
     monkeypatch.setattr(articles, "index_article", full_for_the_second)
     with transaction(db):
