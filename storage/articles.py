@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -238,7 +238,8 @@ def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str,
 
 def save_article(db: sqlite_utils.Database, article: Article,
                  prepared: Prepared | None = None,
-                 also: Callable[[sqlite_utils.Database], None] | None = None) -> tuple[int, str | None]:
+                 also: Callable[[sqlite_utils.Database], None] | None = None,
+                 index_later: list[Callable[[], None]] | None = None) -> tuple[int, str | None]:
     """Store one article; returns (article id, event kind or None).
 
     New page: a row, version 1, and a `new` event — or a `duplicate` event
@@ -248,6 +249,13 @@ def save_article(db: sqlite_utils.Database, article: Article,
     unchanged, or changed only cosmetically (view counter, render time): no
     version, no event; a withdrawn page seen again is restored (`changed`).
     `also` runs inside the same transaction (the crawl settles its frontier row).
+
+    `index_later`: the search index's write is appended there instead of run, for a
+    caller that stores a batch in one transaction and runs the batch's index writes
+    together before it commits (FTS5 writes out its pending terms at every savepoint,
+    i.e. at every article: more than the rows themselves cost). The caller keeps them
+    only once the article's own savepoint has ended well; nothing reads the index
+    inside the transaction.
     """
     # normalising and hashing happen before taking the write lock (or in a crawl's
     # worker processes, which hand over `prepared`)
@@ -270,8 +278,7 @@ def save_article(db: sqlite_utils.Database, article: Article,
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)
             # a new row has no index row to replace, and its dates are the ones just written
-            index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens,
-                          new=True, dates=(row["published"], seen))
+            index = partial(index_article, new=True, dates=(row["published"], seen))
         else:
             article_id = existing["id"]
             old_hash = existing["norm_hash"] or fingerprint(existing["title"], existing["text"])
@@ -279,7 +286,14 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 return article_id, _seen_again(db, existing, article, seen)
             kind = "changed"
             _new_version(db, existing, article, prep, row | identity, seen)
-            index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens)
+            index = partial(index_article)
+        # the tokens now (the body as text is then not needed): only SQL is left for later
+        tokens = prep.search_tokens or (index_tokens(article.title), index_tokens(searchable_text(article)))
+        write = partial(index, db, article_id, article.title, "", tokens)
+        if index_later is None:
+            write()
+        else:
+            index_later.append(write)
     remember_normalized(article.text, prep.normalized)
     return article_id, kind
 
