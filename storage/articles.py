@@ -25,7 +25,7 @@ import sqlite_utils
 from talentwatch.core.records import Article, Attachment
 from talentwatch.storage import dedupe
 from talentwatch.storage.cells import json_cell
-from talentwatch.storage.clusters import find_matches, join_cluster, remember_normalized
+from talentwatch.storage.clusters import find_matches, join_cluster, remember_shingles
 from talentwatch.storage.db import now_iso, transaction
 from talentwatch.storage.identity import canonical_url, original_link, stable_key
 from talentwatch.storage.normalize import fingerprint, normalize, text_hash
@@ -112,12 +112,18 @@ class Prepared:
     search_tokens: tuple[str, str] | None = None
 
     @cached_property
+    def shingles(self) -> np.ndarray | None:
+        """The text's shingle codes (dedupe.shingle_codes), when it takes part in matching."""
+        return dedupe.shingle_codes(self.normalized) if self.text_hash else None
+
+    @cached_property
     def signature(self) -> np.ndarray | None:
         # only new and changed texts need one: an unchanged re-fetch skips the MinHash
-        return dedupe.signature(self.normalized) if self.text_hash else None
+        return dedupe.signature(self.normalized, self.shingles) if self.text_hash else None
 
     def signed(self) -> bool:
-        """Whether the MinHash is computed already (a crawl's workers compute it)."""
+        """Whether the MinHash (and with it the shingle codes) is computed already (a crawl's
+        workers compute it; a crawl worker's records, sent as JSON, bring the MinHash only)."""
         return "signature" in self.__dict__
 
 
@@ -294,7 +300,10 @@ def save_article(db: sqlite_utils.Database, article: Article,
             write()
         else:
             index_later.append(write)
-    remember_normalized(article.text, prep.normalized)
+    # the next articles' candidates verified from memory: the codes, if a worker or find_matches
+    # computed them (not computed here only for that)
+    if (codes := prep.__dict__.get("shingles")) is not None:
+        remember_shingles(prep.text_hash, len(prep.normalized), codes)
     return article_id, kind
 
 
@@ -325,7 +334,7 @@ def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: di
     matches = find_matches(
         db, article_id, canonical=prep.canonical, original_url=prep.original_url,
         original_canonical=prep.original_canonical, normalized=prep.normalized,
-        text_hash=prep.text_hash, signature=prep.signature)
+        text_hash=prep.text_hash, signature=prep.signature, shingles=prep.shingles)
     dedupe.add(db, article_id, prep.signature, new=True)
     if not matches:
         record_event(db, article_id, "new", 1, seen, cluster=(article_id, None))

@@ -86,22 +86,28 @@ def _codes_of(normalized: str) -> np.ndarray:
     return shingle_codes(normalized)
 
 
+def _hashes_of_codes(codes: np.ndarray) -> np.ndarray:
+    # a fixed multiply-xorshift spreads each packed shingle to 32 bits, the same in every process
+    if not len(codes):
+        return codes
+    with np.errstate(over="ignore"):
+        mixed = codes * np.uint64(0x9E3779B97F4A7C15)
+    return (mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
 def shingle_hashes(normalized: str) -> np.ndarray:
     """The text's distinct character shingles as 32-bit hashes, computed in numpy.
 
     Code points (< 2**21) pack losslessly into one 63-bit number per shingle; a
     fixed multiply-xorshift then spreads it to 32 bits, the same in every process.
     """
-    packed = _packed(normalized)
-    if not len(packed):
-        return packed
-    with np.errstate(over="ignore"):
-        packed = np.unique(packed) * np.uint64(0x9E3779B97F4A7C15)
-    return (packed ^ (packed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return _hashes_of_codes(shingle_codes(normalized))
 
 
-def signature(normalized: str) -> np.ndarray | None:
-    """MinHash of a normalised text, or None when it is too short to compare."""
+def signature(normalized: str, codes: np.ndarray | None = None) -> np.ndarray | None:
+    """MinHash of a normalised text, or None when it is too short to compare.
+
+    `codes`: shingle_codes(normalized), when the caller has them already."""
     if len(normalized) < MIN_CHARS:
         return None
     from datasketch import MinHash
@@ -110,7 +116,7 @@ def signature(normalized: str) -> np.ndarray | None:
     # the shingles arrive hashed already; datasketch applies its permutations
     m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,
                 scheme=template.scheme)
-    m.update_batch(shingle_hashes(normalized).tolist())
+    m.update_batch(_hashes_of_codes(codes if codes is not None else shingle_codes(normalized)).tolist())
     return m.hashvalues
 
 
@@ -175,23 +181,33 @@ def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None, new:
 def candidates(db: sqlite_utils.Database, sig: np.ndarray | None,
                exclude: int | None = None) -> list[tuple[int, float]]:
     """Articles sharing a band with `sig`: [(id, estimated Jaccard)], best first."""
+    return [(aid, est) for aid, est, _ in candidates_with_keys(db, sig, exclude)]
+
+
+# the articles sharing a band, with their signatures and text hashes
+_CANDIDATES = (
+    "SELECT m.article_id, m.signature, a.text_hash FROM minhash m JOIN articles a ON a.id = m.article_id"
+    " WHERE m.article_id IN (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))")
+
+
+def candidates_with_keys(db: sqlite_utils.Database, sig: np.ndarray | None,
+                         exclude: int | None = None) -> list[tuple[int, float, str | None]]:
+    """Articles sharing a band with `sig`: [(id, estimated Jaccard, text hash)], best first
+    (the text hash names the candidate's current text, for a cache of its shingles)."""
     if sig is None:
         return []
     keys = band_keys(sig)
-    marks = ",".join("?" * len(keys))
-    rows = db.execute(
-        f"SELECT m.article_id, m.signature FROM minhash m WHERE m.article_id IN"
-        f" (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))", keys).fetchall()
-    rows = [(aid, blob) for aid, blob in rows if aid != exclude]
+    rows = db.execute(_CANDIDATES.format(marks=",".join("?" * len(keys))), keys).fetchall()
+    rows = [row for row in rows if row[0] != exclude]
     if not rows:
         return []
     # texts that share stock phrases collide in some band: estimate all at once, and
     # verify only those whose estimate could still pass (see MIN_ESTIMATE)
-    sigs = np.frombuffer(b"".join(blob for _, blob in rows), dtype=_SIG_DTYPE).reshape(len(rows), -1)
+    sigs = np.frombuffer(b"".join(row[1] for row in rows), dtype=_SIG_DTYPE).reshape(len(rows), -1)
     estimates = (sigs == sig).mean(axis=1)
-    found = [(aid, float(est)) for (aid, _), est in zip(rows, estimates, strict=True)
+    found = [(aid, float(est), key) for (aid, _, key), est in zip(rows, estimates, strict=True)
              if est >= MIN_ESTIMATE]
-    found.sort(key=lambda pair: -pair[1])
+    found.sort(key=lambda row: -row[1])
     return found[:MAX_VERIFY]
 
 
@@ -219,8 +235,30 @@ def verify(normalized: str, other_normalized: str,
     `own_shingles` (shingle_codes(normalized)) saves recomputing them when one
     text is checked against several candidates.
     """
-    shorter, longer = sorted((len(normalized), len(other_normalized)))
-    if shorter < MIN_CHARS or shorter < MIN_LENGTH_RATIO * longer:
+    if not comparable_lengths(len(normalized), len(other_normalized)):
         return None
     score = overlap(normalized, other_normalized, own_shingles)
     return score if score >= VERIFY_OVERLAP else None
+
+
+def comparable_lengths(a: int, b: int) -> bool:
+    """Whether two normalised texts of these lengths may be verified as copies at all."""
+    shorter, longer = sorted((a, b))
+    return shorter >= MIN_CHARS and shorter >= MIN_LENGTH_RATIO * longer
+
+
+def codes_overlaps(codes: np.ndarray, others: list[np.ndarray]) -> list[float]:
+    """`overlap` of a text (its shingle_codes) with each of `others` (theirs), in one pass:
+    every candidate's codes are looked up in the text's own sorted codes at once."""
+    if not others:
+        return []
+    joined = np.concatenate(others)
+    if not len(codes) or not len(joined):
+        return [0.0] * len(others)
+    at = np.minimum(np.searchsorted(codes, joined), len(codes) - 1)
+    hits = np.concatenate(([0], np.cumsum(codes[at] == joined)))  # running count of shared codes
+    lengths = np.array([len(other) for other in others])
+    ends = np.cumsum(lengths)
+    common = hits[ends] - hits[ends - lengths]
+    return [int(n) / min(len(codes), int(size)) if size else 0.0
+            for n, size in zip(common.tolist(), lengths.tolist(), strict=True)]

@@ -221,6 +221,10 @@ def test_shingle_codes_are_the_shingles():
     expected = len(dedupe.shingles(text) & dedupe.shingles(other)) / min(
         len(dedupe.shingles(text)), len(dedupe.shingles(other)))
     assert dedupe.overlap(text, other) == expected
+    # a story's candidates are verified together: each gets the overlap it has alone
+    others = [other, text, normalize("博士后出站留县工作的，给予安家补贴"), "", text[:3], text[::-1]]
+    assert dedupe.codes_overlaps(dedupe.shingle_codes(text), [dedupe.shingle_codes(o) for o in others]) \
+        == [dedupe.overlap(text, o) for o in others]
 
 
 def test_signatures_are_stored_in_datasketchs_own_type():
