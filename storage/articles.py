@@ -17,20 +17,22 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import sqlite_utils
 from talentwatch.core.records import Article, Attachment
 from talentwatch.storage import dedupe
 from talentwatch.storage.cells import json_cell
 from talentwatch.storage.clusters import find_matches, join_cluster, remember_shingles
 from talentwatch.storage.db import now_iso, transaction
 from talentwatch.storage.identity import canonical_url, original_link, stable_key
-from talentwatch.storage.normalize import fingerprint, normalize, text_hash
+from talentwatch.storage.normalize import fingerprint, fingerprint_of, normalize, text_hash
 from talentwatch.storage.search import index_article, index_tokens
 from talentwatch.storage.versions import diff_summary, unified_diff
+
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 
 def content_hash(title: str, text: str) -> str:
@@ -152,7 +154,7 @@ def prepare(article: Article) -> Prepared:
     return Prepared(
         canonical=canonical, stable=None if part else stable_key(article.url), original_url=original,
         original_canonical=original_canonical, normalized=normalized,
-        norm_hash=fingerprint(article.title, article.text),
+        norm_hash=fingerprint_of(normalize(article.title), normalized),  # the text normalised once
         text_hash=text_hash(normalized) if comparable else None,
     )
 

@@ -9,13 +9,15 @@ near-duplicate text (MinHash candidates, verified on the texts).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sqlite_utils
 from talentwatch.storage import dedupe
 from talentwatch.storage.identity import is_official, stable_key
 from talentwatch.storage.normalize import normalize
+
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 
 def choose_original(members: list[dict[str, Any]]) -> dict[str, Any]:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlite_utils
+
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 SHINGLE = 3  # characters per shingle: Chinese words are 1–4 characters
 NUM_PERM = 192
@@ -42,20 +45,40 @@ def _lsh_shape() -> tuple[int, list[tuple[int, int]]]:
     return LSH_BANDS, [(i * LSH_ROWS, (i + 1) * LSH_ROWS) for i in range(LSH_BANDS)]
 
 
-@lru_cache(maxsize=1)
-def _template():  # -> datasketch.MinHash
-    # datasketch loads scipy (a second of start-up CPU): only the processes that compute
-    # signatures (a crawl's workers) import it, not the one that stores and looks up
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM, seed=1)
-
-
 _SIG_DTYPE = np.dtype(np.uint32)  # datasketch's hash values, as stored
 
+# The signature is datasketch's MinHash(num_perm=NUM_PERM, seed=1) of the shingles' 32-bit
+# hashes (its default "affine32" scheme: each value mixed by the MurmurHash3 finalizer,
+# then a·h + b modulo 2**32 for each permutation, the smallest kept), computed here in
+# numpy: importing datasketch costs each worker process a second of CPU (it loads scipy),
+# and it feeds every value through a Python call. tests/test_dedupe.py checks that
+# datasketch gives the same values; stored signatures and band keys depend on them.
+_FINALIZER = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+_HASHES_PER_STEP = 4096  # bounds the (hashes × NUM_PERM) array of one step to 3 MB
 
-def _same(value: int) -> int:
-    return value
+
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    # datasketch's draw for a seed: odd multipliers first, then the offsets, from one RandomState
+    draw = np.random.RandomState(1)
+    a = draw.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def _minhash(hashes: np.ndarray) -> np.ndarray:
+    """The MinHash signature (NUM_PERM uint32 values) of a set of 32-bit hashes."""
+    a, b = _permutations()
+    s1, m1, s2, m2, s3 = _FINALIZER
+    sig = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**32 is the point
+        for start in range(0, len(hashes), _HASHES_PER_STEP):
+            h = hashes[start:start + _HASHES_PER_STEP].astype(np.uint32)
+            h = (h ^ (h >> s1)) * m1
+            h = (h ^ (h >> s2)) * m2
+            h = h ^ (h >> s3)
+            np.minimum(sig, (h[:, None] * a + b).min(axis=0), out=sig)
+    return sig
 
 
 def shingles(normalized: str) -> set[str]:
@@ -110,14 +133,7 @@ def signature(normalized: str, codes: np.ndarray | None = None) -> np.ndarray | 
     `codes`: shingle_codes(normalized), when the caller has them already."""
     if len(normalized) < MIN_CHARS:
         return None
-    from datasketch import MinHash
-
-    template = _template()
-    # the shingles arrive hashed already; datasketch applies its permutations
-    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,
-                scheme=template.scheme)
-    m.update_batch(_hashes_of_codes(codes if codes is not None else shingle_codes(normalized)).tolist())
-    return m.hashvalues
+    return _minhash(_hashes_of_codes(codes if codes is not None else shingle_codes(normalized)))
 
 
 @lru_cache(maxsize=1)

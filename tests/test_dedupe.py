@@ -4,7 +4,9 @@ which copy is the original."""
 from __future__ import annotations
 
 import json
+import random
 
+import numpy as np
 from talentwatch.core.records import Article
 from talentwatch.storage import dedupe
 from talentwatch.storage.articles import archived_urls, find_article, save_article
@@ -225,6 +227,22 @@ def test_shingle_codes_are_the_shingles():
     others = [other, text, normalize("博士后出站留县工作的，给予安家补贴"), "", text[:3], text[::-1]]
     assert dedupe.codes_overlaps(dedupe.shingle_codes(text), [dedupe.shingle_codes(o) for o in others]) \
         == [dedupe.overlap(text, o) for o in others]
+
+
+def test_signatures_are_datasketchs_minhash():
+    """The numpy MinHash gives datasketch's values, or the signatures and band keys stored
+    in an archive would stop matching new ones."""
+    from datasketch import MinHash
+
+    draw = random.Random(7)
+    texts = [normalize("\n".join(ORIGINAL)), normalize(OTHER_TITLE + "".join(OTHER)),
+             # more hashes than one step of the numpy MinHash takes
+             normalize("".join(chr(0x4E00 + draw.randrange(3000)) for _ in range(6000)))]
+    assert len(dedupe.shingle_hashes(texts[-1])) > dedupe._HASHES_PER_STEP
+    for text in texts:
+        expected = MinHash(num_perm=dedupe.NUM_PERM, seed=1, hashfunc=int)  # hashed already
+        expected.update_batch(dedupe.shingle_hashes(text).tolist())
+        assert np.array_equal(dedupe.signature(text), expected.hashvalues)
 
 
 def test_signatures_are_stored_in_datasketchs_own_type():
