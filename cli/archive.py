@@ -19,7 +19,7 @@ from talentwatch.storage.formats import FORMATS  # the --format choices: each fo
 MAX_LIMIT = 10_000
 MAX_EXPORT = 100_000_000
 
-# The archive's modules (sqlite-utils, numpy, datasketch, feedgen) load inside the commands:
+# The archive's modules (sqlite-utils, numpy, feedgen) load inside the commands:
 # `talentwatch validate` and `--help` should not pay for them.
 
 

@@ -20,7 +20,7 @@ def classify_cmd(state: State, everything: bool, batch: int) -> None:
 
     Run with --all after changing the relevance topics in config.yaml.
     """
-    # here, not at the top: jieba, OpenCC, numpy and datasketch load only for this command
+    # here, not at the top: jieba, OpenCC and numpy load only for this command
     from talentwatch.relevance import Classifier
     from talentwatch.storage.schema import open_archive
     from talentwatch.storage.scores import count_to_score, region_of, save_scores, to_score

@@ -23,7 +23,7 @@ def _when(row: dict[str, Any]) -> str:
 @pass_state
 def show(state: State, ref: str, show_history: bool, show_diff: bool) -> None:
     """Show one archived article: its text, status, versions and copies elsewhere."""
-    # the archive's modules (numpy, datasketch) load inside the commands, not for `validate`
+    # the archive's modules (sqlite-utils, numpy) load inside the commands, not for `validate`
     from talentwatch.storage.articles import article_by_ref, article_events
     from talentwatch.storage.clusters import cluster_members
     from talentwatch.storage.schema import open_archive

@@ -139,9 +139,11 @@ class ArchivePipeline:
     rows. Each record is still all-or-nothing — an article, its bulletin parts and
     its frontier row leave together, in a savepoint of their own — and its run
     counts it only once the batch is committed, so a kill in between fetches the
-    page again. A write that fails stops the crawl (RunTracker.storage_failed): the
-    batch keeps what came before it, nothing more is stored, and what was not
-    stored stays in the frontier for the next crawl.
+    page again. The search index rows of the batch's articles are written last,
+    together, in the same transaction (store_record's `index_later`). A write that
+    fails stops the crawl (RunTracker.storage_failed): the batch keeps what came
+    before it (nothing of it when the index rows or the commit fail), nothing more
+    is stored, and what was not stored stays in the frontier for the next crawl.
     """
 
     BATCH = 32  # writes per transaction at most
@@ -184,6 +186,7 @@ class ArchivePipeline:
         tracker = self.crawler.spider.tracker
         outcomes: list[str | None | BaseException] = []
         failure: BaseException | None = None
+        index_writes: list[Callable[[], None]] = []  # of the records stored, run last
         try:
             with stages.TIMES.main(stages.STORE), transaction(tracker.db):
                 for item, _ in batch:
@@ -191,13 +194,14 @@ class ArchivePipeline:
                         outcomes.append(None)  # a write failed: store nothing more
                         continue
                     try:
-                        outcomes.append(self._write(tracker, item))
+                        outcomes.append(self._write(tracker, item, index_writes))
                     except (sqlite3.Error, OSError) as exc:  # rolled back alone; the crawl stops
                         failure = exc
                         outcomes.append(None)
                     except Exception as exc:  # this record's fault: the batch goes on
                         outcomes.append(exc)
-        except (sqlite3.Error, OSError) as exc:  # the commit failed: nothing of the batch is stored
+                write_index(index_writes)
+        except Exception as exc:  # the index rows or the commit failed: nothing of the batch is stored
             failure = failure or exc
             outcomes = [None] * len(batch)
         if failure is not None:
@@ -210,18 +214,20 @@ class ArchivePipeline:
                 written.set_result(outcome)
 
     @staticmethod
-    def _write(tracker, item: Processed | NotModified | Gone) -> str | None:
+    def _write(tracker, item: Processed | NotModified | Gone,
+               index_writes: list[Callable[[], None]]) -> str | None:
         """Write one record in a savepoint of the batch's transaction; returns the run's outcome."""
         if not isinstance(item, Processed):
             return store_record(tracker.db, item)
         article = item.article
         run = tracker.get(article.site)
         requested = run.requested.pop(article.url, article.url) if run else article.url
-        return store_record(tracker.db, article, requested, item.prepared or None)
+        return store_record(tracker.db, article, requested, item.prepared or None, index_writes)
 
 
 def store_record(db: Any, item: Article | NotModified | Gone, requested: str | None = None,
-                 prepared: Sequence[Prepared | None] | None = None) -> str | None:
+                 prepared: Sequence[Prepared | None] | None = None,
+                 index_later: list[Callable[[], None]] | None = None) -> str | None:
     """Store one record of a crawl in a transaction of its own (a savepoint inside a
     caller's); returns its outcome for the run's counts (new, changed, duplicate, removed,
     not_modified, or None). The one storing path of the embedded crawl and of the crawl
@@ -229,7 +235,10 @@ def store_record(db: Any, item: Article | NotModified | Gone, requested: str | N
     nothing the second time. `prepared`: what a worker process computed for storing the
     article and each bulletin part (crawler.work.process_page); None: computed here. The
     article's frontier row (under `requested`, the URL as listed; default its own) leaves
-    with it, so a kill in between fetches the page again."""
+    with it, so a kill in between fetches the page again. `index_later`: the article's search
+    index writes are added there, once its savepoint has ended well, for the caller to run
+    (write_index) with those of the rest of its batch before it commits."""
+    later: list[Callable[[], None]] | None = [] if index_later is not None else None
     with transaction(db):
         if isinstance(item, NotModified):
             mark_not_modified(db, item.url)
@@ -242,8 +251,16 @@ def store_record(db: Any, item: Article | NotModified | Gone, requested: str | N
         if "no_body" in item.flags:
             log.warning("no recognisable body in %s; stored with flag no_body", item.url)
         preps = prepared or [None] * (1 + len(item.parts))
-        _, kind = save_article(db, item, preps[0])
+        _, kind = save_article(db, item, preps[0], index_later=later)
         for part, prep in zip(item.parts, preps[1:], strict=True):
-            save_article(db, part, prep)
+            save_article(db, part, prep, index_later=later)
         settle_stored(db, requested or item.url)  # the frontier row leaves with the article
-        return kind
+    if index_later is not None and later:
+        index_later.extend(later)
+    return kind
+
+
+def write_index(index_writes: list[Callable[[], None]]) -> None:
+    """Run a batch's search index writes (store_record's `index_later`), inside its transaction."""
+    for write in index_writes:
+        write()

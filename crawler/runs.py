@@ -26,7 +26,7 @@ import sqlite_utils
 from talentwatch.core.config import SiteConfig
 from talentwatch.core.profiles import Profile, get_profile
 from talentwatch.storage import frontier, walks
-from talentwatch.storage.articles import find_article
+from talentwatch.storage.articles import archived_urls, find_article
 from talentwatch.storage.crawlstate import (
     due_for_recheck,
     finish_run,
@@ -141,6 +141,12 @@ class RunTracker:
         """Whether the archive holds the article of `url`, listed by `site` (the walk's stop rule)."""
         assert self.db is not None
         return find_article(self.db, url) is not None
+
+    def known_urls(self, urls: list[str], site: str | None = None) -> set[str]:
+        """Those of `urls` that is_known says the archive holds (a list page's links, looked
+        up together: a few statements, not up to three per link)."""
+        assert self.db is not None
+        return archived_urls(self.db, urls)
 
     def list_validators(self, url: str) -> tuple[str | None, str | None]:
         assert self.db is not None

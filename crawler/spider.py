@@ -281,14 +281,16 @@ class PortalSpider(scrapy.Spider):
             log.warning("%s: no article links on list page %s", site.name, response.url)
         meta = response.meta
         depth, start_url, limit = meta["depth"], meta["start_url"], meta["limit"]
-        found: list[tuple[frontier.Seen, ListItem]] = []
+        listed: list[tuple[int, ListItem]] = []
         for pos, item in enumerate(listing.items):
             if item.url in run.seen or not self._allowed(site, item.url):
                 continue
             run.seen.add(item.url)
-            if self.tracker.is_known(item.url, site.name):
-                continue  # archived already: re-checks, not list walks, look at it again
-            found.append((frontier.Seen(item.url, response.url, depth, pos, item.title, item.date), item))
+            listed.append((pos, item))
+        # archived already: re-checks, not list walks, look at those again
+        known = self.tracker.known_urls([item.url for _, item in listed], site.name)
+        found = [(frontier.Seen(item.url, response.url, depth, pos, item.title, item.date), item)
+                 for pos, item in listed if item.url not in known]
         # into the frontier before any of them is requested: a kill from here on loses nothing
         added = self._storing(frontier.record_seen, site.name, [seen for seen, _ in found])
         if added is None:
@@ -465,10 +467,32 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         # (DNS: crawler.run.reactor_thread installs reach.PinnedResolver on the reactor)
         "DOWNLOADER_MIDDLEWARES": {
             # before robots.txt (100): a refused host is not even asked for its robots.txt;
-            # Scrapy's own OffsiteMiddleware (50) knows no per-site domains
+            # Scrapy's own OffsiteMiddleware (50) knows no per-site domains, so it is off
             "talentwatch.crawler.reach.ReachMiddleware": 60,
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             # on the way back, before RetryMiddleware (550) would retry a 429 at once
             "talentwatch.crawler.retry_after.RetryAfterMiddleware": 560,
+            # what the crawl never uses costs a call per request: no HTTP auth, no stats
+            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
+            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
+        },
+        "SPIDER_MIDDLEWARES": {
+            # the list walk keeps its own depth in meta (the same numbers: a list page's
+            # next page is one deeper; DEPTH_LIMIT and DEPTH_PRIORITY are unset); Scrapy's
+            # depth stats and its check for copied meta keys (a development aid) are
+            # per-request work for nothing
+            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+        },
+        # Scrapy hands a callback's output to CONCURRENT_ITEMS tasks (100 by default: a
+        # hundred asyncio tasks and queue slots for every page); a page yields one record,
+        # and a list page only requests, which are scheduled at once
+        "CONCURRENT_ITEMS": 1,
+        # no feeds, no memory limit, no periodic stats line: off
+        "EXTENSIONS": {
+            "scrapy.extensions.feedexport.FeedExporter": None,
+            "scrapy.extensions.memusage.MemoryUsage": None,
+            "scrapy.extensions.logstats.LogStats": None,
         },
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retries,

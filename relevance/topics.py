@@ -37,6 +37,9 @@ jieba.setLogLevel(logging.WARNING)
 # what jieba segments as one block (a run of Han letters and digits): a term only ever
 # comes out of a block that contains it
 _BLOCK = jieba.re_han_default
+# blocks whose tokens a scorer remembers: the same blocks come back across a site's articles
+# (titles repeated in the body, every notice's stock phrases); a block is ~15 characters
+BLOCK_CACHE = 50_000
 
 
 @lru_cache(maxsize=1)
@@ -81,6 +84,11 @@ class TopicScorer:
             # a frequency high enough that the term is never split
             self.tokenizer.add_word(term, freq=max(self.tokenizer.FREQ.get(term, 0), 2000))
         self.automaton = self._automaton(terms)
+        # jieba cuts each block on its own (the same tokens wherever the block stands)
+        self._block_tokens = lru_cache(maxsize=BLOCK_CACHE)(self._cut_block)
+
+    def _cut_block(self, block: str) -> tuple[str, ...]:
+        return tuple(self.tokenizer.cut(block, HMM=False))
 
     @staticmethod
     def _automaton(terms: set[str]) -> ahocorasick.Automaton | None:
@@ -94,8 +102,8 @@ class TopicScorer:
         automaton.make_automaton()
         return automaton
 
-    def _term_blocks(self, text: str) -> str:
-        """The blocks of `text` that contain a term or 人才, one per line, in order."""
+    def _term_blocks(self, text: str) -> list[str]:
+        """The blocks of `text` that contain a term or 人才, in order."""
         assert self.automaton is not None
         blocks = [m.span() for m in _BLOCK.finditer(text)]
         starts = [start for start, _ in blocks]
@@ -103,13 +111,16 @@ class TopicScorer:
         for end, length in self.automaton.iter(text):
             # a hit is letters only, so it lies inside one block: the last one starting at or before it
             keep.add(bisect_right(starts, end - length + 1) - 1)
-        return "\n".join(text[blocks[i][0]:blocks[i][1]] for i in sorted(keep))
+        return [text[blocks[i][0]:blocks[i][1]] for i in sorted(keep)]
 
     def tokens(self, text: str) -> Counter[str]:
         text = text or ""
-        if self.automaton is not None:
-            text = self._term_blocks(text)
-        counts = Counter(self.tokenizer.cut(text, HMM=False))
+        if self.automaton is None:
+            counts = Counter(self.tokenizer.cut(text, HMM=False))
+        else:
+            counts = Counter()
+            for block in self._term_blocks(text):
+                counts.update(self._block_tokens(block))
         # 专业人才, 卫生人才 …: a kind of 人才 the terms do not list still counts as 人才
         for token, n in list(counts.items()):
             if len(token) > 2 and token.endswith(GENERIC) and token not in self.known:

@@ -27,7 +27,7 @@ from typing import Any
 import sqlite_utils
 from kombu.mixins import ConsumerMixin
 from talentwatch.core.config import Config, SiteConfig
-from talentwatch.crawler.pipelines import store_record
+from talentwatch.crawler.pipelines import store_record, write_index
 from talentwatch.scheduler.tasks import (
     ARCHIVE_QUEUE,
     CRAWL_QUEUE,
@@ -286,11 +286,13 @@ class ArchiveWriter(ConsumerMixin):
         if kind == "heartbeat":
             leases.saw_worker(db, worker, str(body.get("at")), active=int(body.get("active") or 0))
             return []
+        index_writes: list[Callable[[], None]] = []  # the stored records' search index rows, run last
         for data in body.get("records") or []:
             counts = self.counts.setdefault(int(data["run_id"]), Counter())
             try:
                 record, prepared = decode_record(data)
-                outcome = store_record(db, record, data.get("requested"), prepared)  # in a savepoint
+                outcome = store_record(db, record, data.get("requested"), prepared,  # in a savepoint
+                                       index_writes)
             except sqlite3.OperationalError:
                 raise  # the archive's fault: the whole message is tried again
             except Exception:
@@ -299,6 +301,12 @@ class ArchiveWriter(ConsumerMixin):
                 log.exception("archive queue: a record could not be stored and is dropped")
                 continue
             counts[outcome or "stored"] += 1
+        try:
+            write_index(index_writes)
+        except sqlite3.DatabaseError as exc:
+            # no record's own fault (only SQL is left): the whole message is tried again, as
+            # when the archive cannot take it (a damaged index: until `talentwatch reindex`)
+            raise sqlite3.OperationalError(f"search index: {exc}") from exc
         ended = []
         for end in body.get("ended") or []:
             run = self._finish(db, end)

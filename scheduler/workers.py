@@ -207,6 +207,9 @@ class TaskTracker(RunTracker):
                 return True
         return False
 
+    def known_urls(self, urls: list[str], site: str | None = None) -> set[str]:
+        return {url for url in urls if self.is_known(url, site)}  # from memory: one at a time
+
     def list_validators(self, url: str) -> tuple[str | None, str | None]:
         for task in self.tasks.values():  # few sites at once per worker (tasks × batch)
             found = task.validators.get(url)

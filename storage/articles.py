@@ -16,21 +16,23 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from functools import cached_property, lru_cache, partial
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import numpy as np
-import sqlite_utils
 from talentwatch.core.records import Article, Attachment
 from talentwatch.storage import dedupe
 from talentwatch.storage.cells import json_cell
-from talentwatch.storage.clusters import find_matches, join_cluster, remember_normalized
+from talentwatch.storage.clusters import find_matches, join_cluster, remember_shingles
 from talentwatch.storage.db import now_iso, transaction
 from talentwatch.storage.identity import canonical_url, original_link, stable_key
-from talentwatch.storage.normalize import fingerprint, normalize, text_hash
+from talentwatch.storage.normalize import fingerprint, fingerprint_of, normalize, text_hash
 from talentwatch.storage.search import index_article, index_tokens
 from talentwatch.storage.versions import diff_summary, unified_diff
+
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 
 def content_hash(title: str, text: str) -> str:
@@ -112,9 +114,19 @@ class Prepared:
     search_tokens: tuple[str, str] | None = None
 
     @cached_property
+    def shingles(self) -> np.ndarray | None:
+        """The text's shingle codes (dedupe.shingle_codes), when it takes part in matching."""
+        return dedupe.shingle_codes(self.normalized) if self.text_hash else None
+
+    @cached_property
     def signature(self) -> np.ndarray | None:
         # only new and changed texts need one: an unchanged re-fetch skips the MinHash
-        return dedupe.signature(self.normalized) if self.text_hash else None
+        return dedupe.signature(self.normalized, self.shingles) if self.text_hash else None
+
+    def signed(self) -> bool:
+        """Whether the MinHash (and with it the shingle codes) is computed already (a crawl's
+        workers compute it; a crawl worker's records, sent as JSON, bring the MinHash only)."""
+        return "signature" in self.__dict__
 
 
 def _part_canonical(url: str) -> str:
@@ -142,30 +154,55 @@ def prepare(article: Article) -> Prepared:
     return Prepared(
         canonical=canonical, stable=None if part else stable_key(article.url), original_url=original,
         original_canonical=original_canonical, normalized=normalized,
-        norm_hash=fingerprint(article.title, article.text),
+        norm_hash=fingerprint_of(normalize(article.title), normalized),  # the text normalised once
         text_hash=text_hash(normalized) if comparable else None,
     )
 
 
-_ROW = ("SELECT id, url, version, norm_hash, status, title, text, cluster_id, duplicate_of"
-        " FROM articles WHERE {} = ? LIMIT 1")
+_COLUMNS = "id, url, version, norm_hash, status, title, text, cluster_id, duplicate_of"
+_ROW = f"SELECT {_COLUMNS} FROM articles WHERE {{}} = ? LIMIT 1"
+# find_article's lookup in one statement: the row of the URL as given, else of its
+# canonical spelling, else of its stable key (a NULL key matches nothing)
+_FIND = (f"SELECT {_COLUMNS} FROM articles WHERE id = coalesce("
+         "(SELECT id FROM articles WHERE url = ? LIMIT 1),"
+         " (SELECT id FROM articles WHERE canonical_url = ? LIMIT 1),"
+         " (SELECT id FROM articles WHERE stable_key = ? LIMIT 1))")
 
 
 def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> dict[str, Any] | None:
     """The archived record of `url` under any spelling or column move, or None.
 
     `exact`: the URL as given only (bulletin items, which share their issue's page)."""
-    keys: list[tuple[str, str | None]] = [("url", url)]
-    if not exact:
-        keys += [("canonical_url", canonical_url(url)), ("stable_key", stable_key(url))]
-    for column, key in keys:
-        if key is None:
-            continue
-        cur = db.execute(_ROW.format(column), [key])
-        row = cur.fetchone()
-        if row is not None:
-            return dict(zip([d[0] for d in cur.description], row, strict=True))
-    return None
+    if exact:
+        cur = db.execute(_ROW.format("url"), [url])
+    else:
+        cur = db.execute(_FIND, [url, canonical_url(url), stable_key(url)])
+    row = cur.fetchone()
+    return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
+
+
+_KEYS_AT_ONCE = 300  # URLs per lookup: three keys each stay under SQLite's bound on parameters
+
+
+def archived_urls(db: sqlite_utils.Database, urls: list[str]) -> set[str]:
+    """Those of `urls` that find_article finds (under any spelling or column move), in three
+    statements per 300 URLs instead of up to three per URL: a list page's links."""
+    found: set[str] = set()
+    for start in range(0, len(urls), _KEYS_AT_ONCE):
+        keys: dict[str, dict[str, list[str]]] = {"url": {}, "canonical_url": {}, "stable_key": {}}
+        for url in urls[start:start + _KEYS_AT_ONCE]:
+            for column, key in (("url", url), ("canonical_url", canonical_url(url)),
+                                ("stable_key", stable_key(url))):
+                if key is not None:
+                    keys[column].setdefault(key, []).append(url)
+        for column, by_key in keys.items():
+            if not by_key:
+                continue
+            marks = ",".join("?" * len(by_key))
+            for (key,) in db.execute(f"SELECT DISTINCT {column} FROM articles WHERE {column} IN ({marks})",
+                                     list(by_key)).fetchall():
+                found.update(by_key[key])
+    return found
 
 
 def find_by_id(db: sqlite_utils.Database, article_id: int) -> dict[str, Any] | None:
@@ -185,9 +222,12 @@ def article_by_ref(db: sqlite_utils.Database, ref: str) -> dict[str, Any] | None
 # -- events ------------------------------------------------------------------------
 
 def record_event(db: sqlite_utils.Database, article_id: int, kind: str, version: int, created: str,
-                 details: dict[str, Any] | None = None) -> None:
-    """Add an event (new, duplicate, changed, removed) of one article, stamped with its cluster."""
-    cluster_id, duplicate_of = db.execute(
+                 details: dict[str, Any] | None = None,
+                 cluster: tuple[int, int | None] | None = None) -> None:
+    """Add an event (new, duplicate, changed, removed) of one article, stamped with its cluster.
+
+    `cluster`: the article's (cluster id, duplicate_of) as just written, when the caller knows."""
+    cluster_id, duplicate_of = cluster or db.execute(
         "SELECT COALESCE(cluster_id, id), duplicate_of FROM articles WHERE id = ?", [article_id]).fetchone()
     db.execute(
         "INSERT INTO events (article_id, kind, version, created_at, cluster_id, duplicate_of, details)"
@@ -206,7 +246,8 @@ def article_events(db: sqlite_utils.Database, article_id: int) -> list[dict[str,
 
 def save_article(db: sqlite_utils.Database, article: Article,
                  prepared: Prepared | None = None,
-                 also: Callable[[sqlite_utils.Database], None] | None = None) -> tuple[int, str | None]:
+                 also: Callable[[sqlite_utils.Database], None] | None = None,
+                 index_later: list[Callable[[], None]] | None = None) -> tuple[int, str | None]:
     """Store one article; returns (article id, event kind or None).
 
     New page: a row, version 1, and a `new` event — or a `duplicate` event
@@ -216,6 +257,13 @@ def save_article(db: sqlite_utils.Database, article: Article,
     unchanged, or changed only cosmetically (view counter, render time): no
     version, no event; a withdrawn page seen again is restored (`changed`).
     `also` runs inside the same transaction (the crawl settles its frontier row).
+
+    `index_later`: the search index's write is appended there instead of run, for a
+    caller that stores a batch in one transaction and runs the batch's index writes
+    together before it commits (FTS5 writes out its pending terms at every savepoint,
+    i.e. at every article: more than the rows themselves cost). The caller keeps them
+    only once the article's own savepoint has ended well; nothing reads the index
+    inside the transaction.
     """
     # normalising and hashing happen before taking the write lock (or in a crawl's
     # worker processes, which hand over `prepared`)
@@ -226,15 +274,19 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 "original_canonical": prep.original_canonical, "norm_hash": prep.norm_hash,
                 "text_hash": prep.text_hash, "content_hash": content_hash(article.title, article.text),
                 "checked_at": seen, "http_status": 200}
-    known = find_article(db, article.url, exact=bool(article.parent_url))
-    if known is None or known["norm_hash"] != prep.norm_hash:
-        _ = prep.signature  # new or changed: compute the MinHash before taking the lock
+    exact = bool(article.parent_url)
+    if not prep.signed():  # (a crawl's workers have signed it: no lookup for that)
+        known = find_article(db, article.url, exact=exact)
+        if known is None or known["norm_hash"] != prep.norm_hash:
+            _ = prep.signature  # new or changed: compute the MinHash before taking the lock
     with transaction(db):
         if also is not None:
             also(db)
-        existing = find_article(db, article.url, exact=bool(article.parent_url))
+        existing = find_article(db, article.url, exact=exact)
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)
+            # a new row has no index row to replace, and its dates are the ones just written
+            index = partial(index_article, new=True, dates=(row["published"], seen))
         else:
             article_id = existing["id"]
             old_hash = existing["norm_hash"] or fingerprint(existing["title"], existing["text"])
@@ -242,20 +294,40 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 return article_id, _seen_again(db, existing, article, seen)
             kind = "changed"
             _new_version(db, existing, article, prep, row | identity, seen)
-        index_article(db, article_id, article.title, searchable_text(article), prep.search_tokens)
-    remember_normalized(article.text, prep.normalized)
+            index = partial(index_article)
+        # the tokens now (the body as text is then not needed): only SQL is left for later
+        tokens = prep.search_tokens or (index_tokens(article.title), index_tokens(searchable_text(article)))
+        write = partial(index, db, article_id, article.title, "", tokens)
+        if index_later is None:
+            write()
+        else:
+            index_later.append(write)
+    # the next articles' candidates verified from memory: the codes, if a worker or find_matches
+    # computed them (not computed here only for that)
+    if (codes := prep.__dict__.get("shingles")) is not None:
+        remember_shingles(prep.text_hash, len(prep.normalized), codes)
     return article_id, kind
+
+
+# the id SQLite gives a row of a table without AUTOINCREMENT (one past the largest), read
+# inside the article's transaction: `transaction` holds the write lock from its BEGIN
+# IMMEDIATE, so no other connection can insert in between
+_NEXT_ID = "SELECT coalesce(max(id), 0) + 1 FROM articles"
+
+
+@lru_cache(maxsize=8)
+def _insert_sql(columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO articles ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: dict[str, Any],
             seen: str) -> tuple[int, str]:
-    row.update(first_seen=seen, last_seen=seen, version=1, status="active")
-    cols = ", ".join(row)
-    cur = db.execute(f"INSERT INTO articles ({cols}) VALUES ({', '.join('?' * len(row))})",
-                     list(row.values()))
-    article_id = cur.lastrowid
-    assert article_id is not None  # an INSERT always gives a row id
-    db.execute("UPDATE articles SET cluster_id = id WHERE id = ?", [article_id])
+    # the id chosen first, so that the row is written once with its own cluster, not
+    # inserted and then rewritten (long text and all) to set it
+    (article_id,) = db.execute(_NEXT_ID).fetchone()
+    row.update(id=article_id, cluster_id=article_id, first_seen=seen, last_seen=seen, version=1,
+               status="active")
+    db.execute(_insert_sql(tuple(row)), list(row.values()))
     db.execute(
         "INSERT INTO versions (article_id, version, title, text, content_hash, norm_hash, fetched_at)"
         " VALUES (?, 1, ?, ?, ?, ?, ?)",
@@ -264,16 +336,18 @@ def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: di
     matches = find_matches(
         db, article_id, canonical=prep.canonical, original_url=prep.original_url,
         original_canonical=prep.original_canonical, normalized=prep.normalized,
-        text_hash=prep.text_hash, signature=prep.signature)
-    dedupe.add(db, article_id, prep.signature)
+        text_hash=prep.text_hash, signature=prep.signature, shingles=prep.shingles)
+    dedupe.add(db, article_id, prep.signature, new=True)
     if not matches:
-        record_event(db, article_id, "new", 1, seen)
+        record_event(db, article_id, "new", 1, seen, cluster=(article_id, None))
         return article_id, "new"
     cluster_id, original = join_cluster(db, article_id, matches)
     details: dict[str, Any] = {"original_id": original, "matched": {str(k): v for k, v in matches.items()}}
     if original == article_id:
         details["became_original"] = True
-    record_event(db, article_id, "duplicate", 1, seen, details)
+    # join_cluster set the article's cluster, and its duplicate_of unless it is the original
+    record_event(db, article_id, "duplicate", 1, seen, details,
+                 cluster=(cluster_id, None if original == article_id else original))
     return article_id, "duplicate"
 
 

@@ -9,13 +9,15 @@ near-duplicate text (MinHash candidates, verified on the texts).
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import sqlite_utils
 from talentwatch.storage import dedupe
 from talentwatch.storage.identity import is_official, stable_key
 from talentwatch.storage.normalize import normalize
+
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 
 def choose_original(members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -37,36 +39,53 @@ def choose_original(members: list[dict[str, Any]]) -> dict[str, Any]:
     ))
 
 
-_NORMALIZED: OrderedDict[str, str] = OrderedDict()
-_NORMALIZED_MAX = 2048
+# Stored texts as verifying a candidate reads them, (normalised length, shingle codes), by
+# text hash (the sha256 of the normalised text: the same hash, the same codes, whatever the
+# article or archive). A crawl's new articles are the next ones' candidates, and their codes
+# come from the workers, so most candidates are verified without reading, normalising and
+# packing their texts again. Bounded by the codes held (8 bytes each), not by entries:
+# texts vary a hundredfold in length.
+_SHINGLES: OrderedDict[str, tuple[int, np.ndarray]] = OrderedDict()
+_SHINGLES_MAX_CODES = 2_000_000  # 16 MB
+_held = [0]  # codes in _SHINGLES
 
 
-def remember_normalized(text: str, normalized: str) -> None:
-    """Keep a stored text's normalised form (computed before storing it, perhaps in a
-    worker process): a crawl's new articles are the next ones' candidates."""
-    _NORMALIZED[text] = normalized
-    _NORMALIZED.move_to_end(text)
-    if len(_NORMALIZED) > _NORMALIZED_MAX:
-        _NORMALIZED.popitem(last=False)
+def remember_shingles(text_hash: str | None, length: int, codes: np.ndarray) -> None:
+    """Keep a stored text's normalised length and shingle codes for later verifications."""
+    if text_hash is None:
+        return
+    old = _SHINGLES.pop(text_hash, None)
+    if old is not None:
+        _held[0] -= len(old[1])
+    _SHINGLES[text_hash] = (length, codes)
+    _held[0] += len(codes)
+    while _held[0] > _SHINGLES_MAX_CODES and len(_SHINGLES) > 1:
+        _, (_, dropped) = _SHINGLES.popitem(last=False)
+        _held[0] -= len(dropped)
 
 
-def _normalized(text: str) -> str:
-    # texts that share stock phrases keep meeting the same candidates: normalise each once
-    found = _NORMALIZED.get(text)
-    if found is None:
-        found = normalize(text)
-        remember_normalized(text, found)
+def _stored_shingles(db: sqlite_utils.Database, article_id: int,
+                     text_hash: str | None) -> tuple[int, np.ndarray]:
+    if text_hash is not None and (found := _SHINGLES.get(text_hash)) is not None:
+        _SHINGLES.move_to_end(text_hash)
+        return found
+    (text,) = db.execute("SELECT text FROM articles WHERE id = ?", [article_id]).fetchone()
+    normalized = normalize(text)
+    found = (len(normalized), dedupe.shingle_codes(normalized))
+    remember_shingles(text_hash, *found)
     return found
 
 
 def find_matches(db: sqlite_utils.Database, article_id: int, *, canonical: str,
                  original_url: str | None, original_canonical: str | None,
                  normalized: str, text_hash: str | None,
-                 signature: np.ndarray | None) -> dict[int, dict[str, Any]]:
+                 signature: np.ndarray | None,
+                 shingles: np.ndarray | None = None) -> dict[int, dict[str, Any]]:
     """Archived articles this one is a copy of (or that are copies of it), with how.
 
     The keys are the article's as storage.articles.prepare computes them; a
-    text_hash of None (a text too short to compare) matches by links only."""
+    text_hash of None (a text too short to compare) matches by links only.
+    `shingles`: dedupe.shingle_codes(normalized), when computed beforehand."""
     found: dict[int, dict[str, Any]] = {}
     if original_canonical:
         row = db.execute(
@@ -84,14 +103,20 @@ def find_matches(db: sqlite_utils.Database, article_id: int, *, canonical: str,
     for (other,) in db.execute("SELECT id FROM articles WHERE text_hash = ? AND id != ? LIMIT 20",
                                [text_hash, article_id]).fetchall():
         found.setdefault(other, {"how": "exact", "similarity": 1.0})
-    own: np.ndarray | None = None
-    for other, estimate in dedupe.candidates(db, signature, exclude=article_id):
+    # dedupe.verify on each candidate: the lengths first, then the overlaps of all at once
+    comparable: list[tuple[int, float, np.ndarray]] = []
+    for other, estimate, other_hash in dedupe.candidates_with_keys(db, signature, exclude=article_id):
         if other in found:
             continue
-        (text,) = db.execute("SELECT text FROM articles WHERE id = ?", [other]).fetchone()
-        own = own if own is not None else dedupe.shingle_codes(normalized)
-        score = dedupe.verify(normalized, _normalized(text), own)
-        if score is not None:
+        length, codes = _stored_shingles(db, other, other_hash)
+        if dedupe.comparable_lengths(len(normalized), length):
+            comparable.append((other, estimate, codes))
+    if not comparable:
+        return found
+    own = shingles if shingles is not None else dedupe.shingle_codes(normalized)
+    scores = dedupe.codes_overlaps(own, [codes for _, _, codes in comparable])
+    for (other, estimate, _), score in zip(comparable, scores, strict=True):
+        if score >= dedupe.VERIFY_OVERLAP:
             found[other] = {"how": "near", "similarity": round(score, 3),
                             "estimated_jaccard": round(estimate, 3)}
     return found

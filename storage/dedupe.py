@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlite_utils
+
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 SHINGLE = 3  # characters per shingle: Chinese words are 1–4 characters
 NUM_PERM = 192
@@ -42,20 +45,40 @@ def _lsh_shape() -> tuple[int, list[tuple[int, int]]]:
     return LSH_BANDS, [(i * LSH_ROWS, (i + 1) * LSH_ROWS) for i in range(LSH_BANDS)]
 
 
-@lru_cache(maxsize=1)
-def _template():  # -> datasketch.MinHash
-    # datasketch loads scipy (a second of start-up CPU): only the processes that compute
-    # signatures (a crawl's workers) import it, not the one that stores and looks up
-    from datasketch import MinHash
-
-    return MinHash(num_perm=NUM_PERM, seed=1)
-
-
 _SIG_DTYPE = np.dtype(np.uint32)  # datasketch's hash values, as stored
 
+# The signature is datasketch's MinHash(num_perm=NUM_PERM, seed=1) of the shingles' 32-bit
+# hashes (its default "affine32" scheme: each value mixed by the MurmurHash3 finalizer,
+# then a·h + b modulo 2**32 for each permutation, the smallest kept), computed here in
+# numpy: importing datasketch costs each worker process a second of CPU (it loads scipy),
+# and it feeds every value through a Python call. tests/test_dedupe.py checks that
+# datasketch gives the same values; stored signatures and band keys depend on them.
+_FINALIZER = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+_HASHES_PER_STEP = 4096  # bounds the (hashes × NUM_PERM) array of one step to 3 MB
 
-def _same(value: int) -> int:
-    return value
+
+@lru_cache(maxsize=1)
+def _permutations() -> tuple[np.ndarray, np.ndarray]:
+    # datasketch's draw for a seed: odd multipliers first, then the offsets, from one RandomState
+    draw = np.random.RandomState(1)
+    a = draw.randint(0, 1 << 31, NUM_PERM, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = draw.randint(0, 1 << 32, NUM_PERM, dtype=np.uint32)
+    return a, b
+
+
+def _minhash(hashes: np.ndarray) -> np.ndarray:
+    """The MinHash signature (NUM_PERM uint32 values) of a set of 32-bit hashes."""
+    a, b = _permutations()
+    s1, m1, s2, m2, s3 = _FINALIZER
+    sig = np.full(NUM_PERM, np.iinfo(np.uint32).max, dtype=np.uint32)
+    with np.errstate(over="ignore"):  # arithmetic modulo 2**32 is the point
+        for start in range(0, len(hashes), _HASHES_PER_STEP):
+            h = hashes[start:start + _HASHES_PER_STEP].astype(np.uint32)
+            h = (h ^ (h >> s1)) * m1
+            h = (h ^ (h >> s2)) * m2
+            h = h ^ (h >> s3)
+            np.minimum(sig, (h[:, None] * a + b).min(axis=0), out=sig)
+    return sig
 
 
 def shingles(normalized: str) -> set[str]:
@@ -86,32 +109,31 @@ def _codes_of(normalized: str) -> np.ndarray:
     return shingle_codes(normalized)
 
 
+def _hashes_of_codes(codes: np.ndarray) -> np.ndarray:
+    # a fixed multiply-xorshift spreads each packed shingle to 32 bits, the same in every process
+    if not len(codes):
+        return codes
+    with np.errstate(over="ignore"):
+        mixed = codes * np.uint64(0x9E3779B97F4A7C15)
+    return (mixed ^ (mixed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+
+
 def shingle_hashes(normalized: str) -> np.ndarray:
     """The text's distinct character shingles as 32-bit hashes, computed in numpy.
 
     Code points (< 2**21) pack losslessly into one 63-bit number per shingle; a
     fixed multiply-xorshift then spreads it to 32 bits, the same in every process.
     """
-    packed = _packed(normalized)
-    if not len(packed):
-        return packed
-    with np.errstate(over="ignore"):
-        packed = np.unique(packed) * np.uint64(0x9E3779B97F4A7C15)
-    return (packed ^ (packed >> np.uint64(32))) & np.uint64(0xFFFFFFFF)
+    return _hashes_of_codes(shingle_codes(normalized))
 
 
-def signature(normalized: str) -> np.ndarray | None:
-    """MinHash of a normalised text, or None when it is too short to compare."""
+def signature(normalized: str, codes: np.ndarray | None = None) -> np.ndarray | None:
+    """MinHash of a normalised text, or None when it is too short to compare.
+
+    `codes`: shingle_codes(normalized), when the caller has them already."""
     if len(normalized) < MIN_CHARS:
         return None
-    from datasketch import MinHash
-
-    template = _template()
-    # the shingles arrive hashed already; datasketch applies its permutations
-    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_same, permutations=template.permutations,
-                scheme=template.scheme)
-    m.update_batch(shingle_hashes(normalized).tolist())
-    return m.hashvalues
+    return _minhash(_hashes_of_codes(codes if codes is not None else shingle_codes(normalized)))
 
 
 @lru_cache(maxsize=1)
@@ -160,9 +182,11 @@ def remove(db: sqlite_utils.Database, article_id: int) -> None:
     db.execute("DELETE FROM minhash WHERE article_id = ?", [article_id])
 
 
-def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None) -> None:
-    """Index (or re-index) one article; call inside its transaction."""
-    remove(db, article_id)
+def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None, new: bool = False) -> None:
+    """Index (or re-index) one article; call inside its transaction. `new`: the article's row
+    was just inserted (articles are never deleted, so it has no entry to remove)."""
+    if not new:
+        remove(db, article_id)
     if sig is None:
         return
     db.execute("INSERT INTO minhash (article_id, signature) VALUES (?, ?)", [article_id, sig.tobytes()])
@@ -173,23 +197,33 @@ def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None) -> N
 def candidates(db: sqlite_utils.Database, sig: np.ndarray | None,
                exclude: int | None = None) -> list[tuple[int, float]]:
     """Articles sharing a band with `sig`: [(id, estimated Jaccard)], best first."""
+    return [(aid, est) for aid, est, _ in candidates_with_keys(db, sig, exclude)]
+
+
+# the articles sharing a band, with their signatures and text hashes
+_CANDIDATES = (
+    "SELECT m.article_id, m.signature, a.text_hash FROM minhash m JOIN articles a ON a.id = m.article_id"
+    " WHERE m.article_id IN (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))")
+
+
+def candidates_with_keys(db: sqlite_utils.Database, sig: np.ndarray | None,
+                         exclude: int | None = None) -> list[tuple[int, float, str | None]]:
+    """Articles sharing a band with `sig`: [(id, estimated Jaccard, text hash)], best first
+    (the text hash names the candidate's current text, for a cache of its shingles)."""
     if sig is None:
         return []
     keys = band_keys(sig)
-    marks = ",".join("?" * len(keys))
-    rows = db.execute(
-        f"SELECT m.article_id, m.signature FROM minhash m WHERE m.article_id IN"
-        f" (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))", keys).fetchall()
-    rows = [(aid, blob) for aid, blob in rows if aid != exclude]
+    rows = db.execute(_CANDIDATES.format(marks=",".join("?" * len(keys))), keys).fetchall()
+    rows = [row for row in rows if row[0] != exclude]
     if not rows:
         return []
     # texts that share stock phrases collide in some band: estimate all at once, and
     # verify only those whose estimate could still pass (see MIN_ESTIMATE)
-    sigs = np.frombuffer(b"".join(blob for _, blob in rows), dtype=_SIG_DTYPE).reshape(len(rows), -1)
+    sigs = np.frombuffer(b"".join(row[1] for row in rows), dtype=_SIG_DTYPE).reshape(len(rows), -1)
     estimates = (sigs == sig).mean(axis=1)
-    found = [(aid, float(est)) for (aid, _), est in zip(rows, estimates, strict=True)
+    found = [(aid, float(est), key) for (aid, _, key), est in zip(rows, estimates, strict=True)
              if est >= MIN_ESTIMATE]
-    found.sort(key=lambda pair: -pair[1])
+    found.sort(key=lambda row: -row[1])
     return found[:MAX_VERIFY]
 
 
@@ -217,8 +251,30 @@ def verify(normalized: str, other_normalized: str,
     `own_shingles` (shingle_codes(normalized)) saves recomputing them when one
     text is checked against several candidates.
     """
-    shorter, longer = sorted((len(normalized), len(other_normalized)))
-    if shorter < MIN_CHARS or shorter < MIN_LENGTH_RATIO * longer:
+    if not comparable_lengths(len(normalized), len(other_normalized)):
         return None
     score = overlap(normalized, other_normalized, own_shingles)
     return score if score >= VERIFY_OVERLAP else None
+
+
+def comparable_lengths(a: int, b: int) -> bool:
+    """Whether two normalised texts of these lengths may be verified as copies at all."""
+    shorter, longer = sorted((a, b))
+    return shorter >= MIN_CHARS and shorter >= MIN_LENGTH_RATIO * longer
+
+
+def codes_overlaps(codes: np.ndarray, others: list[np.ndarray]) -> list[float]:
+    """`overlap` of a text (its shingle_codes) with each of `others` (theirs), in one pass:
+    every candidate's codes are looked up in the text's own sorted codes at once."""
+    if not others:
+        return []
+    joined = np.concatenate(others)
+    if not len(codes) or not len(joined):
+        return [0.0] * len(others)
+    at = np.minimum(np.searchsorted(codes, joined), len(codes) - 1)
+    hits = np.concatenate(([0], np.cumsum(codes[at] == joined)))  # running count of shared codes
+    lengths = np.array([len(other) for other in others])
+    ends = np.cumsum(lengths)
+    common = hits[ends] - hits[ends - lengths]
+    return [int(n) / min(len(codes), int(size)) if size else 0.0
+            for n, size in zip(common.tolist(), lengths.tolist(), strict=True)]

@@ -63,7 +63,12 @@ def normalize(text: str | None) -> str:
 
 def fingerprint(title: str | None, text: str | None) -> str:
     """Hash of the normalised title and text: equal for cosmetic-only differences."""
-    return hashlib.sha256(f"{normalize(title)}\n{normalize(text)}".encode()).hexdigest()
+    return fingerprint_of(normalize(title), normalize(text))
+
+
+def fingerprint_of(normalized_title: str, normalized_text: str) -> str:
+    """`fingerprint` of a title and text normalised already."""
+    return hashlib.sha256(f"{normalized_title}\n{normalized_text}".encode()).hexdigest()
 
 
 def text_hash(normalized: str) -> str:

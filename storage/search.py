@@ -105,15 +105,21 @@ def ensure_index(db: sqlite_utils.Database) -> None:
 
 
 def index_article(db: sqlite_utils.Database, article_id: int, title: str, body: str,
-                  tokens: tuple[str, str] | None = None) -> None:
+                  tokens: tuple[str, str] | None = None, *, new: bool = False,
+                  dates: tuple[str | None, str | None] | None = None) -> None:
     """Write one article's index row; call inside the article's transaction, after its row.
 
-    `tokens`: index_tokens of the title and body, when computed beforehand."""
-    old = db.execute("SELECT fts_rowid FROM search_keys WHERE article_id = ?", [article_id]).fetchone()
-    if old:
-        db.execute("DELETE FROM articles_fts WHERE rowid = ?", [old[0]])
-    row = db.execute("SELECT published, first_seen FROM articles WHERE id = ?", [article_id]).fetchone()
-    key = index_key(article_id, *(row or (None, None)))
+    `tokens`: index_tokens of the title and body, when computed beforehand. `new`: the
+    article's row was just inserted (articles are never deleted: it has no index row yet).
+    `dates`: its published and first_seen as written, when the caller has them."""
+    if not new:
+        old = db.execute("SELECT fts_rowid FROM search_keys WHERE article_id = ?", [article_id]).fetchone()
+        if old:
+            db.execute("DELETE FROM articles_fts WHERE rowid = ?", [old[0]])
+    if dates is None:
+        dates = db.execute("SELECT published, first_seen FROM articles WHERE id = ?",
+                           [article_id]).fetchone() or (None, None)
+    key = index_key(article_id, *dates)
     db.execute("INSERT INTO articles_fts (rowid, title, body) VALUES (?, ?, ?)",
                [key, *(tokens or (index_tokens(title), index_tokens(body)))])
     db.execute("INSERT OR REPLACE INTO search_keys (article_id, fts_rowid) VALUES (?, ?)", [article_id, key])

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
+if TYPE_CHECKING:  # a crawl's workers import this module but store nothing: no sqlite-utils
+    import sqlite_utils
 
 
 def _lines(title: str | None, text: str | None) -> list[str]:

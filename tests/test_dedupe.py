@@ -4,10 +4,12 @@ which copy is the original."""
 from __future__ import annotations
 
 import json
+import random
 
+import numpy as np
 from talentwatch.core.records import Article
 from talentwatch.storage import dedupe
-from talentwatch.storage.articles import save_article
+from talentwatch.storage.articles import archived_urls, find_article, save_article
 from talentwatch.storage.identity import canonical_url, stable_key
 from talentwatch.storage.normalize import normalize
 from talentwatch.storage.schema import open_archive
@@ -56,6 +58,31 @@ def test_a_post_moved_to_another_column_is_the_same_record(db):
     assert save_article(db, art(moved, ORIGINAL)) == (first, None)
     assert stable_key("https://www.12371.cn/2021/06/01/ARTI1622512345678901.shtml") == \
         "12371.cn/arti:ARTI1622512345678901"
+
+
+def test_a_list_pages_links_are_known_under_the_same_spellings_as_one_by_one(db):
+    """The crawl looks a list page's links up together; it must find exactly those that
+    find_article finds, or a known article is fetched again (or a new one skipped)."""
+    save_article(db, art(GOV, ORIGINAL))
+    save_article(db, art("http://www.baishi.gov.cn/rcgz/index.html", OTHER, title=OTHER_TITLE))
+    links = [GOV, "https://www.baishi.gov.cn/zxzx/content/post_18406.html",  # moved column
+             "https://baishi.gov.cn/rcgz/?utm_source=wechat", "https://www.baishi.gov.cn/rcgz/#top",
+             "https://www.baishi.gov.cn/rcgz/content/post_18407.html", AGG, MIRROR]
+    links += [f"https://www.baishi.gov.cn/rcgz/content/post_{n}.html" for n in range(20000, 20700)]
+    assert archived_urls(db, links) == {url for url in links if find_article(db, url) is not None}
+    assert len(archived_urls(db, links)) == 4
+
+
+def test_new_articles_number_on_and_their_events_carry_their_cluster(db):
+    first, _ = save_article(db, art(GOV, ORIGINAL))
+    second, _ = save_article(db, art(MIRROR, mirror(ORIGINAL), published="2026-03-02"))
+    third, _ = save_article(db, art(AGG, OTHER, title=OTHER_TITLE))
+    assert (first, second, third) == (1, 2, 3)
+    events = {e["article_id"]: e for e in db.query("SELECT * FROM events")}
+    assert (events[1]["cluster_id"], events[1]["duplicate_of"]) == (1, None)
+    assert (events[2]["cluster_id"], events[2]["duplicate_of"]) == (1, 1)
+    assert (events[3]["cluster_id"], events[3]["duplicate_of"]) == (3, None)
+    assert [row(db, n)["cluster_id"] for n in (1, 2, 3)] == [1, 1, 3]
 
 
 def test_normalised_text_folds_mirror_damage():
@@ -196,6 +223,26 @@ def test_shingle_codes_are_the_shingles():
     expected = len(dedupe.shingles(text) & dedupe.shingles(other)) / min(
         len(dedupe.shingles(text)), len(dedupe.shingles(other)))
     assert dedupe.overlap(text, other) == expected
+    # a story's candidates are verified together: each gets the overlap it has alone
+    others = [other, text, normalize("博士后出站留县工作的，给予安家补贴"), "", text[:3], text[::-1]]
+    assert dedupe.codes_overlaps(dedupe.shingle_codes(text), [dedupe.shingle_codes(o) for o in others]) \
+        == [dedupe.overlap(text, o) for o in others]
+
+
+def test_signatures_are_datasketchs_minhash():
+    """The numpy MinHash gives datasketch's values, or the signatures and band keys stored
+    in an archive would stop matching new ones."""
+    from datasketch import MinHash
+
+    draw = random.Random(7)
+    texts = [normalize("\n".join(ORIGINAL)), normalize(OTHER_TITLE + "".join(OTHER)),
+             # more hashes than one step of the numpy MinHash takes
+             normalize("".join(chr(0x4E00 + draw.randrange(3000)) for _ in range(6000)))]
+    assert len(dedupe.shingle_hashes(texts[-1])) > dedupe._HASHES_PER_STEP
+    for text in texts:
+        expected = MinHash(num_perm=dedupe.NUM_PERM, seed=1, hashfunc=int)  # hashed already
+        expected.update_batch(dedupe.shingle_hashes(text).tolist())
+        assert np.array_equal(dedupe.signature(text), expected.hashvalues)
 
 
 def test_signatures_are_stored_in_datasketchs_own_type():

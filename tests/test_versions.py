@@ -4,16 +4,19 @@ leaves the previous version intact; withdrawals are recorded once."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import talentwatch.crawler.pipelines as pipelines
 import talentwatch.storage.articles as articles
 from talentwatch.core.records import Article
 from talentwatch.storage.articles import save_article
 from talentwatch.storage.crawlstate import due_for_recheck, mark_not_modified, mark_withdrawn
 from talentwatch.storage.db import transaction
+from talentwatch.storage.search import search
 
-from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, mirror
+from tests.dedupe_texts import EDITED, ORIGINAL, ORIGINAL_TITLE, OTHER, OTHER_TITLE, mirror
 
 URL = "https://www.baishi.gov.cn/rcgz/content/post_501.html"
 
@@ -92,10 +95,10 @@ def test_in_a_batch_a_failed_article_is_rolled_back_alone(db, monkeypatch):
     (all of it) and no other."""
     index = articles.index_article
 
-    def full_for_the_second(db, article_id, title, *args):
+    def full_for_the_second(db, article_id, title, *args, **kwargs):
         if "post_502" in title:
             raise OSError("disk full")
-        index(db, article_id, title, *args)
+        index(db, article_id, title, *args, **kwargs)
 
     monkeypatch.setattr(articles, "index_article", full_for_the_second)
     with transaction(db):
@@ -111,6 +114,42 @@ def test_in_a_batch_a_failed_article_is_rolled_back_alone(db, monkeypatch):
         assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE article_id NOT IN"
                           " (SELECT id FROM articles)").fetchone()[0] == 0
     assert db.execute("SELECT COUNT(*) FROM search_keys").fetchone()[0] == 2
+
+
+def test_a_batchs_index_rows_written_last_hold_only_the_articles_stored(db, monkeypatch):
+    """The crawl writes a batch's search index rows together, before its commit: an article
+    rolled back alone leaves none, and a failure writing them stores nothing of the batch."""
+    settle = pipelines.settle_stored
+
+    def fails_for_the_second(db, url):
+        if "post_502" in url:
+            raise ValueError("a fault of this record")
+        settle(db, url)
+
+    monkeypatch.setattr(pipelines, "settle_stored", fails_for_the_second)
+    writes: list = []
+    with transaction(db):
+        pipelines.store_record(db, art(ORIGINAL), index_later=writes)
+        with pytest.raises(ValueError):
+            pipelines.store_record(db, art(EDITED, url=URL.replace("501", "502")), index_later=writes)
+        pipelines.store_record(db, art(OTHER, title=OTHER_TITLE, url=URL.replace("501", "503")),
+                               index_later=writes)
+        assert db.execute("SELECT COUNT(*) FROM search_keys").fetchone()[0] == 0  # not yet
+        pipelines.write_index(writes)
+    found = {hit["url"] for hit in search(db, "白石县", limit=10)}  # in all three texts
+    assert found == {URL, URL.replace("501", "503")}
+    assert search(db, "补贴标准调整为", limit=10) == []  # only the lost article's text says so
+    assert db.execute("SELECT COUNT(*) FROM search_keys").fetchone()[0] == 2
+    assert db.execute("SELECT COUNT(*) FROM articles_fts").fetchone()[0] == 2
+
+    def broken(*args, **kwargs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    writes = []
+    with pytest.raises(sqlite3.OperationalError), transaction(db):
+        pipelines.store_record(db, art(EDITED, url=URL.replace("501", "504")), index_later=writes)
+        pipelines.write_index([broken, *writes])
+    assert db.execute("SELECT COUNT(*) FROM articles").fetchone()[0] == 2  # nothing of that batch
 
 
 def test_withdrawal_is_recorded_once_and_a_return_restores(db):
