@@ -291,3 +291,22 @@ def test_a_partial_section_keeps_the_shipped_values_it_leaves_out():
     config = parse_config({"relevance": {"threshold": 6}}).relevance
     assert config.threshold == 6
     assert len(config.topics) == 6 and "干部考核" in config.negative
+
+
+def test_the_cached_jieba_dictionary_is_the_one_jieba_builds(tmp_path, monkeypatch):
+    """Extraction workers read the merged dictionary from the user's cache directory: what
+    they read back is exactly what jieba builds, and a damaged copy is never used."""
+    import jieba
+    from talentwatch.relevance import topics
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    cache = topics.dictionary_cache()
+    assert tmp_path in cache.parents
+    built = jieba.Tokenizer()
+    built.load_userdict(str(Path(topics.__file__).parent / "data" / "talent_dict.txt"))
+    assert topics._read_cached(cache) is None  # none yet
+    topics._write_cached(cache, built.FREQ, built.total)
+    assert topics._read_cached(cache) == (built.FREQ, built.total)
+    assert "人才公寓" in built.FREQ  # the talent terms are in it
+    cache.write_bytes(cache.read_bytes()[:4096])  # cut short, as a full disk might leave it
+    assert topics._read_cached(cache) is None
