@@ -195,13 +195,18 @@ class ArchivePipeline:
                         continue
                     try:
                         outcomes.append(self._write(tracker, item, index_writes))
-                    except (sqlite3.Error, OSError) as exc:  # rolled back alone; the crawl stops
+                    except (sqlite3.Error, OSError) as exc:  # the archive's fault: the crawl stops
                         failure = exc
                         outcomes.append(None)
                     except Exception as exc:  # this record's fault: the batch goes on
                         outcomes.append(exc)
+                if failure is not None and not tracker.db.conn.in_transaction:
+                    # a full disk made SQLite roll the whole transaction back: nothing of the
+                    # batch is stored, and index rows written now would land outside it
+                    raise failure
                 write_index(index_writes)
-        except Exception as exc:  # the index rows or the commit failed: nothing of the batch is stored
+        except Exception as exc:  # the index rows or the commit failed, or SQLite rolled it all
+            # back: nothing of the batch is stored (its pages stay in the frontier)
             failure = failure or exc
             outcomes = [None] * len(batch)
         if failure is not None:
