@@ -255,6 +255,9 @@ class Daemon:
         if self.once:
             self._start_once()
         else:
+            from talentwatch.crawler.run import settle_heap
+
+            settle_heap()  # the daemon lives long: its start-up heap is not rescanned by the GC
             self._start_scheduler()
 
     def stop(self) -> None:

@@ -30,6 +30,7 @@ from celery import Celery
 from kombu.mixins import ConsumerMixin
 from talentwatch.core.config import Config, SiteConfig
 from talentwatch.crawler.pipelines import ExtractPipeline
+from talentwatch.crawler.run import settle_heap
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.crawler.work import Processed
 from talentwatch.scheduler.tasks import (
@@ -91,6 +92,7 @@ class SiteTask:
         self.batch = batch
         self.stored: set[str] = set()  # frontier URLs (as listed) of the articles sent to be stored
         self.changes = 0  # the scratch archive's count of changed rows when the run began
+        self.cut: Any = None  # the reactor's call that cuts the run at the task's timeout
 
     def add(self, record: dict[str, Any]) -> None:
         record["run_id"] = self.run_id
@@ -218,9 +220,14 @@ class TaskTracker(RunTracker):
         return list(self.tasks[site.name].entry.get("rechecks") or [])
 
     def record_finish(self, run: SiteRun) -> None:
+        self.finished.clear()  # a worker keeps no runs: each one's summary leaves with its task
         task = self.tasks.pop(run.site.name, None)
         if task is None:
             return
+        if task.cut is not None and task.cut.active():
+            # as the daemon cancels its timeout: a pending call would keep the run (and its
+            # sets of URLs) alive until the timeout, 20 minutes of every check's garbage
+            task.cut.cancel()
         summary: dict[str, Any] = {
             "pages": run.pages, "errors": run.errors, "failed": run.failed,
             "not_modified": run.not_modified, "requests": dict(run.requests),
@@ -392,7 +399,7 @@ class CrawlEngine:
             return
         if run is not None:
             # twisted types the reactor module as its interface, whose methods lack self
-            reactor.callLater(timeout, self._cut, run, timeout)  # type: ignore[arg-type]
+            task.cut = reactor.callLater(timeout, self._cut, run, timeout)  # type: ignore[arg-type]
 
     def _cut(self, run: SiteRun, limit: float) -> None:
         if not run.closed:
@@ -451,6 +458,9 @@ class Worker:
         with self.lock:  # the first task starts the crawler; the others wait for it
             if not self.engine.ready.is_set():
                 self.engine.start()
+                # as the daemon does: Celery's, Scrapy's and the crawler's start-up objects
+                # live as long as the process and are not rescanned by every full collection
+                settle_heap()
         return self.engine
 
     def _task(self, payload: dict[str, Any]) -> str:
