@@ -405,7 +405,8 @@ class Daemon:
             return db
 
         self.workers = WorkerLink(self.config, open_db)
-        self.workers.start(lambda run: self.loop.call_soon_threadsafe(self._remote_finished, run))
+        # one wake-up of the event loop per archive message, not per run
+        self.workers.start(lambda runs: self.loop.call_soon_threadsafe(self._remote_finished_all, runs))
 
     def _check_remote(self, site: SiteConfig) -> bool:
         from talentwatch.scheduler.tasks import lease_seconds
@@ -429,6 +430,10 @@ class Daemon:
         if limit is not None:
             log.warning("%s: no answer from the workers within %.0fs", site.name, limit)
         self._run_finished(RemoteRun(site=site, run_id=0, failed=True))
+
+    def _remote_finished_all(self, runs: list[Any]) -> None:
+        for run in runs:
+            self._remote_finished(run)
 
     def _remote_finished(self, run: Any) -> None:
         handle = self.remote_timeouts.pop(run.site.name, None)
