@@ -98,6 +98,12 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def unsettle_heap() -> None:
+    """Undo settle_heap when the long-lived part ends in a process that goes on (a daemon
+    run in-process, as the tests do): what it froze can be collected again."""
+    gc.unfreeze()
+
+
 def run_crawl(config: Config, sites: list[SiteConfig],
               on_tick: Callable[[RunTracker], None] | None = None,
               recheck: bool = False, backfill: int | None = None) -> list[SiteRun]:

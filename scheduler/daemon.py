@@ -295,6 +295,10 @@ class Daemon:
             self._save_jobs()
         self.outbox.close()  # waits for the message being sent
         self.db.close()
+        if self.scheduler is not None:
+            from talentwatch.crawler.run import unsettle_heap
+
+            unsettle_heap()  # settled when the schedule started
         self.done.set()
         return None
 
