@@ -93,7 +93,7 @@ def settle_heap() -> None:
     alive now (modules, settings, the crawler, the extraction pool) stays for the process's
     life, so it is moved out of the garbage collector's sight (gc.freeze). Otherwise every
     full collection walks it again: about 0.17 s per collection over 160,000 objects, a
-    third of an idle site check's CPU in the daemon (bench/daemon_cost.py)."""
+    fifth of an idle site check's CPU in the daemon (bench/daemon_cost.py)."""
     gc.collect()
     gc.freeze()
 
