@@ -115,6 +115,7 @@ def main() -> None:
             self.cycle = -1
             self.done_in_cycle = 0
             self.samples: list[tuple[float, float, float, float]] = []  # host, workers, broker, wall
+            self.messages: list[tuple[int, int]] = []  # crawl tasks sent, archive messages stored
             self.loop.call_later(0.5, self._next_cycle)
 
         def _sample(self) -> tuple[float, float, float, float]:
@@ -124,6 +125,9 @@ def main() -> None:
             if self.stopping:
                 return
             self.samples.append(self._sample())
+            link = self.workers
+            self.messages.append((link.dispatcher.tasks_sent if link.dispatcher else 0,
+                                  link.writer.stored if link.writer else 0))
             if os.environ.get("TW_BENCH_MARKS"):
                 print(f"mark cycle {self.cycle} at {time.time():.1f}", flush=True)
             self.cycle += 1
@@ -170,6 +174,9 @@ def main() -> None:
           f"broker {broker:.2f} ms = {total:.2f} ms CPU per check")
     print(f"  the queue's added cost: {total - embedded_ms:+.2f} ms per check (target ≤ 1 ms); "
           f"{checks / wall:.0f} checks per second")
+    tasks, messages = (daemon.messages[-1][k] - daemon.messages[1][k] for k in range(2))
+    print(f"  messages: {tasks} crawl tasks, {messages} archive messages"
+          f" ({checks / max(tasks, 1):.1f} and {checks / max(messages, 1):.1f} checks each)")
     idle = daemon.idle
     rates = [(idle[k] - end[k]) / (idle[3] - end[3]) * 1000 for k in range(3)]
     print(f"  idle (nothing due, {IDLE:.0f} s): archive host {rates[0]:.1f} + workers {rates[1]:.1f}"

@@ -152,6 +152,10 @@ class RunTracker:
         assert self.db is not None
         return list_validators(self.db, url)
 
+    def due_urls(self, site: SiteConfig) -> list[str]:
+        """Frontier URLs of `site` to ask for first (listed earlier, not stored yet)."""
+        return frontier.due(self.db, site.name)
+
     def due_rechecks(self, site: SiteConfig, everything: bool) -> list[dict[str, Any]]:
         """Known articles of `site` to ask again (url, etag, last_modified)."""
         assert self.db is not None

@@ -212,7 +212,7 @@ class PortalSpider(scrapy.Spider):
     def site_requests(self, site: SiteConfig, recheck: bool | None = None) -> Iterator[scrapy.Request]:
         db = self.tracker.db
         run = self.tracker.begin(site, backfill=self.backfill)
-        for url in frontier.due(db, site.name):
+        for url in self.tracker.due_urls(site):
             run.seen.add(url)
             yield self._article_request(run, url, priority=DUE_PRIORITY)
         for start_url in site.start_urls:
@@ -458,6 +458,9 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "DOWNLOAD_DELAY": min([s.delay for s in sites] or [1.0]),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "CONCURRENT_REQUESTS": 32,
+        # a callback yields one item at most (and requests): Scrapy starts this many asyncio
+        # tasks per response to process them side by side (default 100: a fifth of an idle check)
+        "CONCURRENT_ITEMS": 4,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         # pages: the cap on the wire (the download is cut past it, endless bodies included)
         # and after decompression (HttpCompressionMiddleware stops a gzip bomb at it)

@@ -255,6 +255,9 @@ class Daemon:
         if self.once:
             self._start_once()
         else:
+            from talentwatch.crawler.run import settle_heap
+
+            settle_heap()  # the daemon lives long: its start-up heap is not rescanned by the GC
             self._start_scheduler()
 
     def stop(self) -> None:
@@ -292,6 +295,10 @@ class Daemon:
             self._save_jobs()
         self.outbox.close()  # waits for the message being sent
         self.db.close()
+        if self.scheduler is not None:
+            from talentwatch.crawler.run import unsettle_heap
+
+            unsettle_heap()  # settled when the schedule started
         self.done.set()
         return None
 
@@ -402,7 +409,8 @@ class Daemon:
             return db
 
         self.workers = WorkerLink(self.config, open_db)
-        self.workers.start(lambda run: self.loop.call_soon_threadsafe(self._remote_finished, run))
+        # one wake-up of the event loop per archive message, not per run
+        self.workers.start(lambda runs: self.loop.call_soon_threadsafe(self._remote_finished_all, runs))
 
     def _check_remote(self, site: SiteConfig) -> bool:
         from talentwatch.scheduler.tasks import lease_seconds
@@ -426,6 +434,10 @@ class Daemon:
         if limit is not None:
             log.warning("%s: no answer from the workers within %.0fs", site.name, limit)
         self._run_finished(RemoteRun(site=site, run_id=0, failed=True))
+
+    def _remote_finished_all(self, runs: list[Any]) -> None:
+        for run in runs:
+            self._remote_finished(run)
 
     def _remote_finished(self, run: Any) -> None:
         handle = self.remote_timeouts.pop(run.site.name, None)

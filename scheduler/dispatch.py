@@ -134,6 +134,7 @@ class Dispatcher:
         self.relevance_json = config.relevance.model_dump_json()
         self.sites = {s.name: s for s in config.sites}
         self.site_json = {s.name: s.model_dump_json(by_alias=True) for s in config.sites}
+        self.tasks_sent = 0  # (bench, tests)
 
     def dispatch(self, sites: list[SiteConfig]) -> list[SiteConfig]:
         """Send `sites` to the workers as one task; returns those not sent: their lease is
@@ -184,6 +185,7 @@ class Dispatcher:
             self.app.send_task(CRAWL_TASK, kwargs={"payload": payload}, queue=CRAWL_QUEUE,
                                retry=True, retry_policy={"max_retries": SEND_RETRIES, "interval_start": 0.5,
                                                          "interval_step": 1, "interval_max": 2})
+            self.tasks_sent += 1
             return True
         except Exception as exc:  # broker down: the runs fail now, the sites are tried next turn
             names = [json.loads(e["site"])["name"] for e in entries]
@@ -225,7 +227,7 @@ class ArchiveWriter(ConsumerMixin):
     that ended, with their summaries; it is stored in one transaction, then acknowledged."""
 
     def __init__(self, config: Config, db_factory: Callable[[], sqlite_utils.Database],
-                 on_run: Callable[[RemoteRun], None]) -> None:
+                 on_runs: Callable[[list[RemoteRun]], None]) -> None:
         assert config.workers is not None
         self.config = config
         self.sites = {s.name: s for s in config.sites}
@@ -234,7 +236,7 @@ class ArchiveWriter(ConsumerMixin):
         self.db_factory = db_factory
         self.db: sqlite_utils.Database | None = None
         self.dispatcher: Dispatcher | None = None  # made with the connection (sends back needs_known)
-        self.on_run = on_run
+        self.on_runs = on_runs  # the runs a message ended, told once per message
         self.counts: dict[int, Counter[str]] = {}  # outcomes of runs whose last message is to come
         self.stored = 0  # messages stored (bench, tests)
 
@@ -261,8 +263,8 @@ class ArchiveWriter(ConsumerMixin):
         message.ack()
         self.stored += 1
         self.confirm(body)
-        for run in ended:
-            self.on_run(run)
+        if ended:
+            self.on_runs(ended)
 
     def confirm(self, body: dict[str, Any]) -> None:
         """Tell the worker waiting on this batch that its records are stored (its task is
@@ -387,11 +389,11 @@ class WorkerLink:
         self.threads: list[threading.Thread] = []
         self.dispatcher: Dispatcher | None = None
 
-    def start(self, on_run: Callable[[RemoteRun], None]) -> None:
+    def start(self, on_runs: Callable[[list[RemoteRun]], None]) -> None:
         db = self.open_db()
         leases.ensure_tables(db)  # before either thread needs them
         db.conn.close()
-        self.writer = ArchiveWriter(self.config, self.open_db, on_run)
+        self.writer = ArchiveWriter(self.config, self.open_db, on_runs)
         self.threads = [threading.Thread(target=self.writer.run, name="archive-writer", daemon=True),
                         threading.Thread(target=self._dispatching, name="dispatch", daemon=True)]
         for thread in self.threads:

@@ -30,6 +30,7 @@ from celery import Celery
 from kombu.mixins import ConsumerMixin
 from talentwatch.core.config import Config, SiteConfig
 from talentwatch.crawler.pipelines import ExtractPipeline
+from talentwatch.crawler.run import settle_heap
 from talentwatch.crawler.runs import RunTracker, SiteRun
 from talentwatch.crawler.work import Processed
 from talentwatch.scheduler.tasks import (
@@ -117,6 +118,7 @@ class Batch:
         self.ended: list[dict[str, Any]] = []
         self.left = len(self.sites)
         self.timer: Any = None  # the reactor's call that sends a partial message
+        self.cut: Any = None  # the reactor's call that cuts the runs still going at the task's timeout
 
     def add(self, record: dict[str, Any]) -> None:
         self.records.append(record)
@@ -125,6 +127,10 @@ class Batch:
     def end(self, entry: dict[str, Any]) -> None:
         self.ended.append(entry)
         self.left -= 1
+        if self.left <= 0 and self.cut is not None and self.cut.active():
+            # as the daemon cancels its timeouts: a pending call would keep the batch's runs
+            # (and their sets of URLs) alive until the timeout, 20 minutes of every check's garbage
+            self.cut.cancel()
         self._maybe_flush()
 
     def _maybe_flush(self) -> None:
@@ -217,10 +223,16 @@ class TaskTracker(RunTracker):
                 return found[0], found[1]
         return None, None
 
+    def due_urls(self, site: SiteConfig) -> list[str]:
+        # the scratch frontier holds rows of this site only when its task brought some
+        # (seed): an idle check asks it nothing
+        return super().due_urls(site) if self.tasks[site.name].entry.get("pending") else []
+
     def due_rechecks(self, site: SiteConfig, everything: bool) -> list[dict[str, Any]]:
         return list(self.tasks[site.name].entry.get("rechecks") or [])
 
     def record_finish(self, run: SiteRun) -> None:
+        self.finished.clear()  # a worker keeps no runs: each one's summary leaves with its task
         task = self.tasks.pop(run.site.name, None)
         if task is None:
             return
@@ -370,16 +382,19 @@ class CrawlEngine:
         reactor.callFromThread(self._begin, batch, timeout)
 
     def _begin(self, batch: Batch, timeout: float) -> None:
-        for task in batch.sites:
-            self._begin_site(task, timeout)
-
-    def _begin_site(self, task: SiteTask, timeout: float) -> None:
         from twisted.internet import reactor
 
+        runs = [run for task in batch.sites if (run := self._begin_site(task)) is not None]
+        if runs:
+            # one call for the batch (its sites start together): the runs still going are cut
+            # twisted types the reactor module as its interface, whose methods lack self
+            batch.cut = reactor.callLater(timeout, self._cut, runs, timeout)  # type: ignore[arg-type]
+
+    def _begin_site(self, task: SiteTask) -> SiteRun | None:
         site = task.site
         if site.name in self.tracker.tasks:
             task.end({"refused": "a run of this site is still going on this worker"})
-            return
+            return None
         # this site's politeness (delay, concurrency) for the downloader, as the daemon sets it
         slots = self.crawler.engine.downloader.per_slot_settings
         for domain in site.allowed_domains:
@@ -392,16 +407,15 @@ class CrawlEngine:
         except Exception as exc:  # a payload the spider cannot use: report it, do not hang
             self.tracker.tasks.pop(site.name, None)
             task.end({"refused": f"could not start: {exc}"})
-            return
-        if run is not None:
-            # twisted types the reactor module as its interface, whose methods lack self
-            reactor.callLater(timeout, self._cut, run, timeout)  # type: ignore[arg-type]
+            return None
+        return run
 
-    def _cut(self, run: SiteRun, limit: float) -> None:
-        if not run.closed:
-            if run.pages == 0:
-                run.start_failures = len(run.site.start_urls)
-            self.tracker.close(run, f"timed out after {limit:.0f}s")
+    def _cut(self, runs: list[SiteRun], limit: float) -> None:
+        for run in runs:
+            if not run.closed:
+                if run.pages == 0:
+                    run.start_failures = len(run.site.start_urls)
+                self.tracker.close(run, f"timed out after {limit:.0f}s")
 
 
 class ReplyListener(ConsumerMixin):
@@ -414,7 +428,9 @@ class ReplyListener(ConsumerMixin):
         self.waiting: dict[str, threading.Event] = {}
 
     def get_consumers(self, Consumer: Any, channel: Any) -> list[Any]:  # noqa: N803 (kombu's name)
-        return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=["json"])]
+        # no_ack: a confirmation is taken off the queue as it is read (no unacked bookkeeping
+        # in the broker); one lost with this process has no one left to wait for it anyway
+        return [Consumer(queues=[self.queue], callbacks=[self.on_message], accept=["json"], no_ack=True)]
 
     def expect(self, batch: str) -> threading.Event:
         event = threading.Event()
@@ -431,7 +447,6 @@ class ReplyListener(ConsumerMixin):
             event = self.waiting.get(str(body.get("batch")) if isinstance(body, dict) else "")
         if event is not None:
             event.set()
-        message.ack()
 
 
 class Worker:
@@ -454,6 +469,9 @@ class Worker:
         with self.lock:  # the first task starts the crawler; the others wait for it
             if not self.engine.ready.is_set():
                 self.engine.start()
+                # as the daemon does: Celery's, Scrapy's and the crawler's start-up objects
+                # live as long as the process and are not rescanned by every full collection
+                settle_heap()
         return self.engine
 
     def _task(self, payload: dict[str, Any]) -> str:
