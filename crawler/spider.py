@@ -456,9 +456,6 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "DOWNLOAD_DELAY": min([s.delay for s in sites] or [1.0]),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "CONCURRENT_REQUESTS": 32,
-        # a callback yields one item at most (and requests): Scrapy starts this many asyncio
-        # tasks per response to process them side by side (default 100: a fifth of an idle check)
-        "CONCURRENT_ITEMS": 4,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
         # pages: the cap on the wire (the download is cut past it, endless bodies included)
         # and after decompression (HttpCompressionMiddleware stops a gzip bomb at it)
