@@ -52,7 +52,9 @@ def test_full_archive_mid_crawl_stops_with_one_line_and_the_next_crawl_stores_th
                                "crawl"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
         _check_one_clear_line(full, database, articles[0]["paragraphs"][1][:40])
         stored = archive_facts(database)
-        assert 0 < stored["articles"] < ARTICLES, stored
+        # the cap struck while storing (the schema was made before it): some of the 34 are not
+        # stored. SQLite may roll a full disk's whole batch back, so it can be none of them
+        assert stored["articles"] < ARTICLES, stored
         assert stored["integrity"] == "ok"
         assert stored["indexed"] == stored["articles"]
 
