@@ -26,9 +26,12 @@ import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from talentwatch.scheduler.daemon import Daemon  # noqa: E402  (after the path above)
 
 SERVER = textwrap.dedent("""
     import sys
@@ -98,6 +101,44 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+class CycleDaemon(Daemon):
+    """The daemon driven in cycles by a bench: each cycle makes every site due at once,
+    and the next starts when all of them have run (a subclass counts its runs and calls
+    _next_cycle). `sample()` is taken at the start of each cycle, so samples[k] is taken
+    when cycle k-1 finished; after `cycles` cycles (and the warm-up), `finish()`."""
+
+    def __init__(self, config: Any, cycles: int) -> None:
+        super().__init__(config)
+        self.cycles = cycles
+
+    def _start_scheduler(self) -> None:
+        super()._start_scheduler()
+        self.cycle = -1
+        self.done_in_cycle = 0
+        self.samples: list[Any] = []
+        self.loop.call_later(0.5, self._next_cycle)
+
+    def sample(self) -> Any:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        self.stop()
+
+    def _next_cycle(self) -> None:
+        if self.stopping:
+            return
+        self.samples.append(self.sample())
+        self.cycle += 1
+        if self.cycle > self.cycles:
+            self.finish()
+            return
+        self.done_in_cycle = 0
+        now = datetime.now(UTC)
+        for name in self.sites:
+            self.scheduler.modify_job(f"site:{name}", next_run_time=now)
+        self.scheduler.wakeup()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=500)
@@ -111,7 +152,6 @@ def main() -> None:
     # an idle list page lists nothing new; keep the per-page "no article links" notice quiet
     logging.basicConfig(level=logging.ERROR)
     from talentwatch.core.config import parse_config
-    from talentwatch.scheduler.daemon import Daemon
 
     server = subprocess.Popen(
         [sys.executable, "-c", SERVER, str(args.items), "0" if args.no_304 else "1"],
@@ -132,28 +172,13 @@ def main() -> None:
         "subscriptions": [{"name": "bench", "channels": [f"json://127.0.0.1:{port}/hook"]}],
     })
 
-    class BenchDaemon(Daemon):
+    class BenchDaemon(CycleDaemon):
         def _start_scheduler(self) -> None:
             super()._start_scheduler()
-            self.cycle = -1
-            self.done_in_cycle = 0
-            self.samples: list[tuple[int, float, float, float]] = []  # cycle, cpu, rss, wall
             self.tracker.listeners.append(self._counted)
-            self.loop.call_later(0.5, self._next_cycle)
 
-        def _next_cycle(self) -> None:
-            if self.stopping:
-                return
-            self.samples.append((self.cycle, cpu_seconds(), rss_mb(), time.monotonic()))
-            self.cycle += 1
-            if self.cycle > args.cycles:
-                self.stop()
-                return
-            self.done_in_cycle = 0
-            now = datetime.now(UTC)
-            for name in self.sites:
-                self.scheduler.modify_job(f"site:{name}", next_run_time=now)
-            self.scheduler.wakeup()
+        def sample(self) -> tuple[int, float, float, float]:  # cycle, cpu, rss, wall
+            return (self.cycle, cpu_seconds(), rss_mb(), time.monotonic())
 
         def _counted(self, run) -> None:
             self.done_in_cycle += 1
@@ -162,7 +187,7 @@ def main() -> None:
                 future = self.outbox.submit()
                 future.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self._next_cycle))
 
-    daemon = BenchDaemon(config)
+    daemon = BenchDaemon(config, args.cycles)
     try:
         daemon.run()
     finally:

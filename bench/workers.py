@@ -29,13 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.daemon_cost import SERVER  # noqa: E402  (the same portals as the daemon's bench)
+from bench.daemon_cost import SERVER, CycleDaemon  # noqa: E402  (the daemon bench's portals and cycles)
 
 TICK = os.sysconf("SC_CLK_TCK")
 IDLE = 10.0  # seconds of nothing due after the last cycle: the idle CPU of each process
@@ -79,7 +78,6 @@ def main() -> None:
     embedded_ms = float("nan") if args.no_embedded else embedded_cost(args.sites, args.cycles)
 
     from talentwatch.core.config import parse_config
-    from talentwatch.scheduler.daemon import Daemon
 
     workdir = Path(tempfile.mkdtemp(prefix="tw-bench-workers-"))
     port = free_port()
@@ -109,40 +107,28 @@ def main() -> None:
                                 stdout=subprocess.DEVNULL, stderr=(workdir / f"worker{i}.log").open("w"))
                for i in range(2)]
 
-    class BenchDaemon(Daemon):
+    class BenchDaemon(CycleDaemon):
         def _start_scheduler(self) -> None:
-            super()._start_scheduler()
-            self.cycle = -1
-            self.done_in_cycle = 0
-            self.samples: list[tuple[float, float, float, float]] = []  # host, workers, broker, wall
             self.messages: list[tuple[int, int]] = []  # crawl tasks sent, archive messages stored
-            self.loop.call_later(0.5, self._next_cycle)
+            super()._start_scheduler()
 
-        def _sample(self) -> tuple[float, float, float, float]:
-            return (self_cpu(), sum(proc_cpu(w.pid) for w in workers), proc_cpu(redis.pid), time.monotonic())
-
-        def _next_cycle(self) -> None:
-            if self.stopping:
-                return
-            self.samples.append(self._sample())
+        def sample(self) -> tuple[float, float, float, float]:  # host, workers, broker, wall
             link = self.workers
             self.messages.append((link.dispatcher.tasks_sent if link.dispatcher else 0,
                                   link.writer.stored if link.writer else 0))
             if os.environ.get("TW_BENCH_MARKS"):
                 print(f"mark cycle {self.cycle} at {time.time():.1f}", flush=True)
-            self.cycle += 1
-            if self.cycle > args.cycles:
-                # then IDLE seconds with nothing due: what the processes burn doing nothing
-                self.loop.call_later(IDLE, self._idle_done)
-                return
-            self.done_in_cycle = 0
-            now = datetime.now(UTC)
-            for name in self.sites:
-                self.scheduler.modify_job(f"site:{name}", next_run_time=now)
-            self.scheduler.wakeup()
+            return self._cpu()
+
+        def _cpu(self) -> tuple[float, float, float, float]:
+            return (self_cpu(), sum(proc_cpu(w.pid) for w in workers), proc_cpu(redis.pid), time.monotonic())
+
+        def finish(self) -> None:
+            # then IDLE seconds with nothing due: what the processes burn doing nothing
+            self.loop.call_later(IDLE, self._idle_done)
 
         def _idle_done(self) -> None:
-            self.idle = self._sample()
+            self.idle = self._cpu()
             self.stop()
 
         def _run_finished(self, run) -> None:
@@ -151,7 +137,7 @@ def main() -> None:
             if self.done_in_cycle == len(self.sites):
                 self.loop.call_soon(self._next_cycle)
 
-    daemon = BenchDaemon(config)
+    daemon = BenchDaemon(config, args.cycles)
     try:
         daemon.run()
     finally:
