@@ -70,13 +70,17 @@ def _read_cached(path: Path) -> tuple[dict[str, int], int] | None:
 
 def _write_cached(path: Path, freq: dict[str, int], total: int) -> None:
     """Written whole under another name, then renamed: a reader never sees half a file."""
+    partial: str | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, delete=False) as out:
+            partial = out.name
             out.write(marshal.dumps((freq, total)))
-        os.replace(out.name, path)
+        os.replace(partial, path)
     except OSError as exc:  # a read-only home: every process builds its own, as before
         log.debug("jieba dictionary not cached at %s: %s", path, exc)
+        if partial is not None:  # a full disk: not 9 MB of half a file left at every start
+            Path(partial).unlink(missing_ok=True)
 
 
 @lru_cache(maxsize=1)
