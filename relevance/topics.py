@@ -21,6 +21,7 @@ import logging
 import marshal
 import math
 import os
+import sys
 import tempfile
 from bisect import bisect_right
 from collections import Counter
@@ -30,8 +31,20 @@ from importlib import resources
 from pathlib import Path
 
 import ahocorasick
-import jieba
 from talentwatch.core.relevance_config import RelevanceConfig
+
+# jieba finds its data files through pkg_resources when setuptools is installed: a quarter
+# second of import in every extraction worker, for nothing. When pkg_resources cannot be
+# imported, jieba opens the same files beside its own module (as on Pythons whose venvs
+# have no setuptools), so it is made unimportable while jieba is imported.
+_HIDE_PKG_RESOURCES = "pkg_resources" not in sys.modules and "jieba" not in sys.modules
+if _HIDE_PKG_RESOURCES:
+    sys.modules["pkg_resources"] = None  # type: ignore[assignment]  # import fails: ImportError
+try:
+    import jieba
+finally:
+    if _HIDE_PKG_RESOURCES:
+        del sys.modules["pkg_resources"]
 
 NEGATIVE_KEY = "negative"
 GENERIC = "人才"
