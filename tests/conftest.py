@@ -29,6 +29,16 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return 2 * (os.cpu_count() or 1)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow modules first, the longest first: `--dist loadfile` hands modules out in
+    this order, and a one-minute module handed out last would be the suite's whole tail."""
+    def seconds(item: pytest.Item) -> float:
+        mark = item.get_closest_marker("slow")
+        return mark.kwargs.get("seconds", 0) if mark else 0
+
+    items.sort(key=seconds, reverse=True)  # stable: a module's tests keep their order
+
+
 def run_cli(*args: str, config: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `talentwatch [--config X] ARGS…` in this process (crawls included)."""
     argv = (["--config", str(config)] if config is not None else []) + list(args)

@@ -24,6 +24,8 @@ from talentwatch.cli.demo_portal.portal import build_site, serve
 from tests.dedupe_texts import ORIGINAL, ORIGINAL_TITLE, mirror, repost_text
 from tests.test_alerts_support import Mailbox, Receiver, cli, write_config
 
+pytestmark = pytest.mark.slow(seconds=16)
+
 CN = ZoneInfo("Asia/Shanghai")
 NOW = datetime.now(CN)
 TODAY = NOW.strftime("%Y-%m-%d")

@@ -15,6 +15,8 @@ from talentwatch.cli.demo_portal.portal import build_site, serve
 
 from tests.conftest import export_jsonl, run_cli, write_config
 
+pytestmark = pytest.mark.slow(seconds=16)
+
 PATTERN = r"/rcgz/content/post_\d+\.html$"
 
 

@@ -9,6 +9,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pytest
+
 from tests.test_alerts_support import (
     TALENT_IDS,
     Mailbox,
@@ -21,6 +23,8 @@ from tests.test_alerts_support import (
     wait_for,
     write_config,
 )
+
+pytestmark = pytest.mark.slow(seconds=24)
 
 
 def test_smtp_down_then_back_delivers_once_and_secrets_stay_hidden(tmp_path, receiver):

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from talentwatch.cli.demo_portal.portal import load_articles
 
 from tests.conftest import run_cli, run_cli_process
+
+pytestmark = pytest.mark.slow(seconds=13)
 
 
 def test_demo_crawls_the_bundled_portal_and_shows_it(tmp_path: Path) -> None:

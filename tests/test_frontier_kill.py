@@ -27,6 +27,8 @@ from tests.frontier_checks import archive_facts, wait_session_gone
 from tests.frontier_site import build_portal, list_pages_for, site_config, write_config
 from tests.portal_server import serve_counting
 
+pytestmark = pytest.mark.slow(seconds=50)
+
 ARTICLES = 100
 KILLS = 10
 PARALLEL = 2  # kill rounds at once (each its own archive): two cores

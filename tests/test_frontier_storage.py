@@ -18,6 +18,8 @@ from tests.frontier_checks import archive_facts
 from tests.frontier_site import build_portal, make_articles, site_config, write_config
 from tests.portal_server import serve_counting
 
+pytestmark = pytest.mark.slow(seconds=21)
+
 ARTICLES = 34
 
 

@@ -22,6 +22,8 @@ from tests.conftest import ROOT, run_cli, write_config
 from tests.hostile_server import Route, page, redirect, send, serve_routes
 from tests.pdfmaker import cjk_pdf
 
+pytestmark = pytest.mark.slow(seconds=15)
+
 PATTERN = r"/rcgz/content/post_\d+\.html$"
 MB = 1024 * 1024
 RSS_LIMIT_MB = 500

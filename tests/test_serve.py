@@ -32,6 +32,8 @@ from talentwatch.web.plugin import tw_changes, tw_snippet
 
 from tests.conftest import run_cli, write_config
 
+pytestmark = pytest.mark.slow(seconds=25)
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM, reason="the browser checks need Debian's chromium")

@@ -28,6 +28,8 @@ from tests.cli_runner import invoke
 from tests.cms_sites import BODY, FAMILIES, TITLES, nfcms_site
 from tests.conftest import ROOT, export_jsonl, run_cli
 
+pytestmark = pytest.mark.slow(seconds=65)
+
 SHARED = ROOT.parent / "shared"
 MAKE_PORTAL = SHARED / "tools" / "make_portal.py"
 GDZZ_LIST = SHARED / "eval-data" / "gdzz-list"

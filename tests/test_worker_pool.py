@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from talentwatch.crawler.pipelines import WorkerPool
 
+pytestmark = pytest.mark.slow(seconds=23)
+
 
 def die_once(marker: str) -> str:
     """Kill this worker the first time (as an OOM kill would), work the second."""

@@ -22,7 +22,7 @@ from tests.redis_broker import running_broker
 from tests.worker_portals import build_portals, portal_sites
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow(seconds=21)]
 
 
 def write_config(path: Path, sites: list[dict], broker_url: str | None = None, **workers) -> Path:

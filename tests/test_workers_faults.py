@@ -11,10 +11,14 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
 from tests.portal_server import serve_counting
 from tests.redis_broker import broker  # noqa: F401  (the fixture)
 from tests.test_workers import embedded_snapshot, snapshot, start_worker, talentwatch, workers, write_config
 from tests.worker_portals import build_portals, portal_sites
+
+pytestmark = pytest.mark.slow(seconds=55)
 
 
 def in_background(fn: Callable[..., Any], *args: Any) -> Future:
