@@ -1,6 +1,7 @@
 """Crawl workers on Celery with a real Redis broker and real `talentwatch worker` processes:
 the archive they build is the embedded crawl's; bad settings stop before anything starts
-(issue 18). Kills and broker restarts: test_workers_faults.py."""
+(issue 18); the pair's broker restarted mid-run loses nothing (the module's last test). A killed
+worker: test_workers_faults.py."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -22,7 +26,7 @@ from tests.redis_broker import running_broker
 from tests.worker_portals import build_portals, portal_sites
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = [pytest.mark.timeout(240), pytest.mark.slow(seconds=21)]
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow(seconds=38)]
 
 
 def write_config(path: Path, sites: list[dict], broker_url: str | None = None, **workers) -> Path:
@@ -103,6 +107,16 @@ def embedded_snapshot(tmp: Path, base: str, names: list[str], **site_extra) -> d
     result = talentwatch(config, "run", "--once")
     assert result.returncode == 0, result.stderr
     return snapshot(tmp / "embedded" / "archive.db")
+
+
+def in_background(fn: Callable[..., Any], *args: Any) -> Future:
+    """`fn(*args)` on a thread of its own: the archive host's `run --once` goes on in this
+    process while the test kills a worker or restarts the broker."""
+    pool = ThreadPoolExecutor(1)
+    try:
+        return pool.submit(fn, *args)
+    finally:
+        pool.shutdown(wait=False)
 
 
 def test_twenty_portals_through_two_workers_give_the_embedded_archive(tmp_path, worker_pair):
@@ -213,3 +227,26 @@ def test_failures_and_changed_lists_end_as_in_the_embedded_crawl(tmp_path, worke
     runs = runs_by_site(tmp_path / "distributed" / "archive.db")
     assert runs == runs_by_site(tmp_path / "embedded" / "archive.db")
     assert set(runs.values()) == {4} and {status for _, status in runs} == {"ok"}
+
+
+def test_a_broker_restart_mid_run_loses_nothing(tmp_path, worker_pair):
+    """The module's last test: the pair's broker is stopped and started again mid-run, and
+    the same two workers carry the run to its end."""
+    broker = worker_pair
+    names = build_portals(tmp_path / "portals", 8, articles=4)
+    with serve_counting(tmp_path / "portals") as (base, traffic):
+        expected = embedded_snapshot(tmp_path, base, names)
+        config = write_config(tmp_path / "distributed" / "config.yaml",
+                              portal_sites(base, names, delay=0.3), broker.url)
+        mark = traffic.mark()
+        run = in_background(talentwatch, config, "run", "--once")
+        deadline = time.monotonic() + 60
+        while len(traffic.since(mark)) < 3:
+            assert time.monotonic() < deadline, "no worker started crawling"
+            time.sleep(0.05)
+        broker.stop()
+        time.sleep(2)
+        broker.start()
+        result = run.result(timeout=180)
+        assert result.returncode == 0, result.stderr
+    assert snapshot(tmp_path / "distributed" / "archive.db") == expected

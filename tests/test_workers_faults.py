@@ -1,34 +1,30 @@
-"""Crawl workers under faults, with a real Redis broker and real `talentwatch worker`
-processes: a killed worker's site is crawled by the other, a broker restart loses nothing
-(issue 18). A file of its own so that the test processes share the slow cases."""
+"""Crawl workers under a fault, with a real Redis broker and real `talentwatch worker`
+processes: a killed worker's site is crawled by the other (issue 18). A file of its own so
+that the test processes share the slow cases; the broker restart runs on test_workers.py's
+shared pair."""
 
 from __future__ import annotations
 
 import os
 import signal
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
 from tests.portal_server import serve_counting
 from tests.redis_broker import broker  # noqa: F401  (the fixture)
-from tests.test_workers import embedded_snapshot, snapshot, start_worker, talentwatch, workers, write_config
+from tests.test_workers import (
+    embedded_snapshot,
+    in_background,
+    snapshot,
+    start_worker,
+    talentwatch,
+    workers,
+    write_config,
+)
 from tests.worker_portals import build_portals, portal_sites
 
-pytestmark = pytest.mark.slow(seconds=55)
-
-
-def in_background(fn: Callable[..., Any], *args: Any) -> Future:
-    """`fn(*args)` on a thread of its own: the archive host's `run --once` goes on in this
-    process while the test kills a worker or restarts the broker."""
-    pool = ThreadPoolExecutor(1)
-    try:
-        return pool.submit(fn, *args)
-    finally:
-        pool.shutdown(wait=False)
+pytestmark = pytest.mark.slow(seconds=40)
 
 
 def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker):  # noqa: F811
@@ -58,24 +54,3 @@ def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker)
     got = snapshot(tmp_path / "distributed" / "archive.db")
     assert got == expected  # nothing lost, nothing twice: one version and one `new` event each
     assert all(n == 1 for n in got["events"].values())
-
-
-def test_a_broker_restart_mid_run_loses_nothing(tmp_path, broker):  # noqa: F811
-    names = build_portals(tmp_path / "portals", 8, articles=4)
-    with serve_counting(tmp_path / "portals") as (base, traffic):
-        expected = embedded_snapshot(tmp_path, base, names)
-        config = write_config(tmp_path / "distributed" / "config.yaml",
-                              portal_sites(base, names, delay=0.3), broker.url)
-        with workers(config, 2, tmp_path):
-            mark = traffic.mark()
-            run = in_background(talentwatch, config, "run", "--once")
-            deadline = time.monotonic() + 60
-            while len(traffic.since(mark)) < 3:
-                assert time.monotonic() < deadline, "no worker started crawling"
-                time.sleep(0.05)
-            broker.stop()
-            time.sleep(2)
-            broker.start()
-            result = run.result(timeout=180)
-            assert result.returncode == 0, result.stderr
-    assert snapshot(tmp_path / "distributed" / "archive.db") == expected
