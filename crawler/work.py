@@ -6,6 +6,7 @@ and what extraction, relevance and storage's preparation need.
 
 from __future__ import annotations
 
+import os
 import pickle
 import time
 from collections.abc import Callable
@@ -64,12 +65,29 @@ _started_with: str | None = None  # the relevance config (JSON) it was built for
 _others: dict[str, Classifier] = {}
 
 
+# the lowest CPU priority there is: a worker yields whenever the crawl process can run
+WORKER_NICENESS = 19
+
+
+def yield_to_crawl() -> None:
+    """Lower this worker's CPU priority. The crawl process alone fetches and stores, and it
+    feeds every worker: when the cores are busy, the scheduler's equal shares would give it
+    two-thirds of a core against two workers, and the workers would then wait for pages. At
+    a lower priority the workers take what the crawl process leaves, which is all of a
+    core's worth when it is idle."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:  # not allowed here: equal shares, as before
+        pass
+
+
 def worker_started(config_json: str | None = None, parent_pid: int | None = None) -> None:
     """A new worker does its start-up work (imports, classifier) before its first page;
     the crawl's relevance config comes once, here, not with every page. With
     `parent_pid` it dies with that process, however it ends."""
     if parent_pid is not None:
         die_with_parent(parent_pid)
+    yield_to_crawl()
     # imported here: the main process loads this module only for the names it sends
     from talentwatch.relevance import Classifier
 

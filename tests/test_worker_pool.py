@@ -45,3 +45,15 @@ def test_a_page_that_kills_every_worker_fails_alone(tmp_path: Path) -> None:
         assert asyncio.run(pool.run(str.upper, "next page")) == "NEXT PAGE"
     finally:
         pool.shutdown()
+
+
+def test_workers_take_a_lower_cpu_priority_than_the_crawl_that_feeds_them() -> None:
+    """The crawl process alone fetches and stores: on busy cores it must not get only an equal
+    share against its own workers, or the workers wait for pages."""
+    own = os.nice(0)
+    pool = WorkerPool(1)
+    try:
+        worker = asyncio.run(pool.run(os.nice, 0))  # the worker's niceness
+    finally:
+        pool.shutdown()
+    assert worker >= min(own + 10, 19), (own, worker)
