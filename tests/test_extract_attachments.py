@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import docx
+import pytest
 from talentwatch.core.records import FetchedFile, Page
 from talentwatch.crawler.attachments import MAX_ATTACHMENT_BYTES, find_attachment_links, read_attachment
 from talentwatch.crawler.extract import extract
@@ -27,6 +28,20 @@ def test_find_attachment_links():
         ("http://www.example.gov.cn/zwgk/files/shenbaobiao.DOCX?v=2", "2.申报表"),
         ("http://www.example.gov.cn/download.jsp?id=77", "3.补贴标准.doc"),
     ]
+
+
+@pytest.mark.parametrize("href", ["/fj/mingdan.Pdf", "/fj/mingdan%2Epdf", "/fj/mingdan&#46;pdf",
+                                  "/fj/mingdan&#X2e;docx", "/fj/mingdan&#0046;DOC", "/fj/mingdan&period;pdf"])
+def test_a_document_link_is_found_however_its_dot_or_extension_is_written(href: str) -> None:
+    """The quick scan that lets most pages skip parsing must not skip any of these."""
+    page = f'<html><body><p>名单见附件：<a href="{href}">人才认定名单</a></p></body></html>'
+    [(url, text)] = find_attachment_links(page, "http://www.example.gov.cn/zwgk/post_1.html")
+    assert url.startswith("http://www.example.gov.cn/fj/mingdan") and text == "人才认定名单"
+
+
+def test_a_page_without_document_links_has_none() -> None:
+    page = '<html><body><p>详见<a href="/zwgk/post_2.html">通知原文</a>（v1.0版）</p></body></html>'
+    assert find_attachment_links(page, "http://www.example.gov.cn/zwgk/post_1.html") == []
 
 
 def test_docx_text_is_read():
