@@ -442,6 +442,52 @@ def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
+# Scrapy components a crawl leaves out, by the setting that lists them
+OFF = {
+    "DOWNLOADER_MIDDLEWARES": {
+        # Scrapy's offsite check knows no per-site domains: reach.ReachMiddleware does it
+        "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware",
+        # what the crawl never uses costs a call per request: no HTTP auth, no stats
+        "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware",
+        "scrapy.downloadermiddlewares.stats.DownloaderStats",
+        # no cookies: the same page for every visitor, and no session to keep
+        "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+    },
+    "SPIDER_MIDDLEWARES": {
+        # the list walk keeps its own depth in meta (the same numbers: a list page's
+        # next page is one deeper; DEPTH_LIMIT and DEPTH_PRIORITY are unset); Scrapy's
+        # depth stats and its check for copied meta keys (a development aid) are
+        # per-request work for nothing
+        "scrapy.spidermiddlewares.depth.DepthMiddleware",
+        "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware",
+    },
+    # no feeds, no memory limit, no periodic stats line, no telnet or remote control
+    "EXTENSIONS": {
+        "scrapy.extensions.feedexport.FeedExporter",
+        "scrapy.extensions.memusage.MemoryUsage",
+        "scrapy.extensions.logstats.LogStats",
+        "scrapy.extensions.telnet.TelnetConsole",
+        "scrapy.extensions.remote_control.RemoteControl",
+    },
+}
+
+
+def _components(name: str, ours: dict[str, int]) -> dict[str, dict[str, int]]:
+    """`name` with our components, and `name`_BASE: Scrapy's defaults without OFF.
+
+    Left out of the base list, not set to None: Scrapy imports every component a
+    setting names, None or not, and a crawl's start would pay for modules it never
+    runs (the remote control imports aiohttp, the cookies middleware tldextract and
+    requests: about a third of a second). Taken from Scrapy's own defaults, so a
+    component a later Scrapy adds is kept."""
+    from scrapy.settings import default_settings
+
+    base = getattr(default_settings, f"{name}_BASE")
+    return {f"{name}_BASE": {path: order for path, order in base.items() if path not in OFF[name]},
+            name: ours}
+
+
+
 def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]:
     """Scrapy settings from our config: politeness first."""
     slots = {}
@@ -465,35 +511,19 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "DOWNLOAD_WARNSIZE": 0,  # the cap says it all; no second warning below it
         "TALENTWATCH_MAX_ATTACHMENT_BYTES": crawl.max_attachment_bytes,
         # (DNS: crawler.run.reactor_thread installs reach.PinnedResolver on the reactor)
-        "DOWNLOADER_MIDDLEWARES": {
-            # before robots.txt (100): a refused host is not even asked for its robots.txt;
-            # Scrapy's own OffsiteMiddleware (50) knows no per-site domains, so it is off
+        # Scrapy's components: ours added, the unused left out (OFF, below)
+        **_components("DOWNLOADER_MIDDLEWARES", {
+            # before robots.txt (100): a refused host is not even asked for its robots.txt
             "talentwatch.crawler.reach.ReachMiddleware": 60,
-            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             # on the way back, before RetryMiddleware (550) would retry a 429 at once
             "talentwatch.crawler.retry_after.RetryAfterMiddleware": 560,
-            # what the crawl never uses costs a call per request: no HTTP auth, no stats
-            "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
-            "scrapy.downloadermiddlewares.stats.DownloaderStats": None,
-        },
-        "SPIDER_MIDDLEWARES": {
-            # the list walk keeps its own depth in meta (the same numbers: a list page's
-            # next page is one deeper; DEPTH_LIMIT and DEPTH_PRIORITY are unset); Scrapy's
-            # depth stats and its check for copied meta keys (a development aid) are
-            # per-request work for nothing
-            "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
-            "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
-        },
+        }),
+        **_components("SPIDER_MIDDLEWARES", {}),
+        **_components("EXTENSIONS", {}),
         # Scrapy hands a callback's output to CONCURRENT_ITEMS tasks (100 by default: a
         # hundred asyncio tasks and queue slots for every page); a page yields one record,
         # and a list page only requests, which are scheduled at once
         "CONCURRENT_ITEMS": 1,
-        # no feeds, no memory limit, no periodic stats line: off
-        "EXTENSIONS": {
-            "scrapy.extensions.feedexport.FeedExporter": None,
-            "scrapy.extensions.memusage.MemoryUsage": None,
-            "scrapy.extensions.logstats.LogStats": None,
-        },
         "RETRY_ENABLED": True,
         "RETRY_TIMES": crawl.retries,
         # first in, first out within a priority: articles in list order, newest first
