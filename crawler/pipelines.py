@@ -17,6 +17,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import forkserver
+from multiprocessing.context import BaseContext
 from typing import Any
 
 from scrapy.exceptions import DropItem
@@ -48,9 +50,8 @@ class WorkerPool:
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
-        # spawn, not fork: forking a process that runs a reactor is unsafe
         # the workers die with this process, however it ends (kill -9 included)
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
+        return ProcessPoolExecutor(self.workers, mp_context=worker_context(),
                                    initializer=worker_started, initargs=(self.config_json, os.getpid()))
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -74,6 +75,25 @@ class WorkerPool:
 
     def shutdown(self) -> None:
         self.executor.shutdown(cancel_futures=True)
+
+
+# what the fork server imports before it forks any worker (crawler/worker_preload.py); with
+# "__main__", the program that started the crawl is not imported again by every worker
+PRELOAD = ["__main__", "talentwatch.crawler.worker_preload"]
+
+
+def worker_context() -> BaseContext:
+    """How worker processes start. Not by forking this process: it runs a reactor and
+    threads. A fork server where there is one: a fresh process that imports what every
+    worker needs once, then forks each worker from itself. Else each worker is spawned,
+    a new Python that imports it all again."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)
+    # started now: it imports while the crawl starts and fetches its first list page
+    forkserver.ensure_running()
+    return context
 
 
 _pools: dict[tuple[int, str | None], WorkerPool] = {}

@@ -97,7 +97,7 @@ def _write_cached(path: Path, freq: dict[str, int], total: int) -> None:
 
 
 @lru_cache(maxsize=1)
-def _shipped_dictionary() -> tuple[dict[str, int], int]:
+def shipped_dictionary() -> tuple[dict[str, int], int]:
     """jieba's dictionary with the shipped talent dictionary added, once per process.
 
     jieba builds it from its own cache with marshal.load on the open file, which reads
@@ -116,7 +116,7 @@ def _shipped_dictionary() -> tuple[dict[str, int], int]:
 
 def _private_tokenizer() -> jieba.Tokenizer:
     """A tokenizer of its own (a scorer adds its terms to it), on a copy of the shipped one."""
-    freq, total = _shipped_dictionary()
+    freq, total = shipped_dictionary()
     tokenizer = jieba.Tokenizer()
     tokenizer.FREQ, tokenizer.total = dict(freq), total
     tokenizer.initialized = True  # its dictionary is the copy: nothing to load
