@@ -15,8 +15,9 @@ times, each in its own process:
 - talentwatch: `talentwatch crawl` into a fresh archive.
 
 It prints, per build, articles/s and CPU per article (the crawl process and
-every process it started, from RUSAGE_CHILDREN: the bench adopts their orphans), CPU time / wall time (how busy the cores were),
-the ratio talentwatch / naive, and talentwatch's CPU per article split by stage.
+every process it started, from RUSAGE_CHILDREN: the bench adopts their orphans),
+CPU time / wall time (how busy the cores were), the ratio talentwatch / naive,
+and talentwatch's CPU per article split by stage.
 With --rounds N each figure is the median over the rounds.
 
 The stage split comes from the crawl itself: with the environment variable
