@@ -43,7 +43,7 @@ def _run_trial(url: str, config: Config, samples: int, site: SiteConfig | None =
 
     if not http_url(url):
         _fail(f"{url}: expected an http(s) URL")
-    fetcher = fetcher_for(config.crawl, delay=site.delay if site else 1.0)
+    fetcher = fetcher_for(config.crawl, delay=site.delay if site else None)
     try:
         return try_page(url, fetcher, config.relevance, samples=samples,
                         site=site.name if site else None, site_config=site)

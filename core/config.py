@@ -101,6 +101,7 @@ class SiteConfig(Strict):
     # hosts (and their subdomains) that attachments may also come from, e.g. a file server
     attachment_domains: list[str] = Field(default_factory=list)
     max_list_pages: int = Field(default=5, ge=1)
+    # unset: crawl.delay (Config fills it in)
     delay: float = Field(default=1.0, ge=0, description="seconds between requests to this site")
     profile: str | None = None
     selectors: Selectors = Field(default_factory=Selectors)
@@ -165,6 +166,8 @@ class CrawlSettings(Strict):
     retries: int = Field(default=2, ge=0)
     autothrottle: bool = True
     concurrency_per_domain: int = Field(default=2, ge=1)
+    delay: float = Field(default=1.0, ge=0,
+                         description="seconds between requests to a site that sets no delay of its own")
     extract_workers: int = Field(default=0, ge=0, description="0 means one per CPU")
     # size caps, on the wire and after decompression: a page or file over them is skipped.
     # Bounded above because parsing costs many times the size (lxml trees, pdfminer):
@@ -329,6 +332,13 @@ class Config(Strict):
     # crawl workers on Celery; None: the embedded crawl in `run`, nothing new imported
     workers: WorkersSettings | None = None
     source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _site_delays(self) -> Config:
+        for site in self.sites:
+            if "delay" not in site.model_fields_set:
+                site.delay = self.crawl.delay
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:

@@ -27,8 +27,10 @@ class Trial:
     sample_errors: list[str] = field(default_factory=list)
 
 
-def fetcher_for(crawl: CrawlSettings, delay: float = 1.0) -> PoliteFetcher:
-    return PoliteFetcher(user_agent=crawl.user_agent, timeout=crawl.timeout, delay=delay,
+def fetcher_for(crawl: CrawlSettings, delay: float | None = None) -> PoliteFetcher:
+    """A fetcher as polite as the crawl: `delay` is the site's (default crawl.delay)."""
+    return PoliteFetcher(user_agent=crawl.user_agent, timeout=crawl.timeout,
+                         delay=crawl.delay if delay is None else delay,
                          obey_robots=crawl.obey_robots)
 
 

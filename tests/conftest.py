@@ -88,10 +88,12 @@ def run_on_terminal(args: list[str], timeout: float = 120) -> tuple[int, bytes, 
     return proc.returncode, proc.stdout, shown
 
 
+# the crawl settings of the tests' configs: fast failures, one worker, no throttle
+CRAWL = {"autothrottle": False, "extract_workers": 1, "timeout": 5, "retries": 0}
+
+
 def write_config(path: Path, sites: list[dict], **extra) -> Path:
-    data = {"database": str(path.parent / "archive.db"),
-            "crawl": {"autothrottle": False, "extract_workers": 1, "timeout": 5, "retries": 0},
-            "sites": sites, **extra}
+    data = {"database": str(path.parent / "archive.db"), "crawl": CRAWL, "sites": sites, **extra}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Traffic:
     hits: list[Hit] = field(default_factory=list)
     forced: dict[str, int] = field(default_factory=dict)  # path -> status to answer
     arrivals: list[str] = field(default_factory=list)  # paths in the order requests came in
+    arrived_at: list[float] = field(default_factory=list)  # time.monotonic() of each arrival
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def mark(self) -> int:
@@ -66,6 +68,7 @@ class CountingHandler(http.server.SimpleHTTPRequestHandler):
         path = self.path.split("?")[0]
         with self.traffic.lock:
             self.traffic.arrivals.append(path)
+            self.traffic.arrived_at.append(time.monotonic())
         if path in self.traffic.forced:
             self.send_error(self.traffic.forced[path])
             return None

@@ -8,12 +8,14 @@ import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from talentwatch.cli.demo_portal.portal import build_site, serve
 
-from tests.conftest import export_jsonl, run_cli, write_config
+from tests.conftest import CRAWL, export_jsonl, run_cli, write_config
+from tests.portal_server import serve_counting
 
 pytestmark = pytest.mark.slow(seconds=16)
 
@@ -37,7 +39,9 @@ def closed_port() -> int:
 
 def test_gbk_site_with_three_keys_is_crawled_completely(tmp_path: Path, gbk_portal) -> None:
     base_url, articles = gbk_portal
-    config = write_config(tmp_path / "config.yaml", [three_key_site(base_url)])
+    # the site has its three keys alone; the crawl-wide delay spares our own server the wait
+    config = write_config(tmp_path / "config.yaml", [three_key_site(base_url)],
+                          crawl={**CRAWL, "delay": 0})
     result = run_cli("crawl", config=config)
     assert "青禾组工网" in result.stdout
 
@@ -55,6 +59,23 @@ def test_gbk_site_with_three_keys_is_crawled_completely(tmp_path: Path, gbk_port
     # 喆 is in GBK but not in GB2312: the page must have been read as GB18030
     assert any(r["author"] == "钱喆" for r in records.values())
     assert not any("\ufffd" in r["text"] for r in records.values())
+
+
+@pytest.mark.parametrize("where", ["crawl", "site"])
+def test_requests_to_a_site_are_spaced_by_its_delay(tmp_path: Path, where: str) -> None:
+    """crawl.delay for a site that sets none; a site's own delay wins over it."""
+    site = tmp_path / "site"
+    build_site(site)
+    with serve_counting(site) as (base_url, traffic):
+        entry = three_key_site(base_url) | ({"delay": 0.25} if where == "site" else {})
+        crawl = {**CRAWL, "delay": 0.25 if where == "crawl" else 5}
+        run_cli("crawl", config=write_config(tmp_path / "config.yaml", [entry], crawl=crawl))
+    gaps = [b - a for a, b in pairwise(traffic.arrived_at)]
+    assert len(gaps) >= 8
+    # Scrapy waits between 0.5 and 1.5 times the delay, at random
+    assert min(gaps) >= 0.5 * 0.25 - 0.02
+    # 0.25 s on average: not the default 1 s, nor the crawl's 5 s that the site overrides
+    assert 0.7 * 0.25 <= sum(gaps) / len(gaps) < 0.6
 
 
 def test_recrawl_adds_no_duplicates(tmp_path: Path, portal) -> None:

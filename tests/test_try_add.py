@@ -51,7 +51,9 @@ def try_json(config: Path, url: str, samples: int = 0) -> dict:
 def quiet_config(path: Path, sites: list[dict] | None = None) -> Path:
     """A config whose archive is beside it: the tests check that file is never made."""
     data = {"database": "archive.db",
-            "crawl": {"autothrottle": False, "extract_workers": 1, "timeout": 5, "retries": 0},
+            # no politeness wait towards our own test servers (what `add` writes sets no delay)
+            "crawl": {"autothrottle": False, "extract_workers": 1, "timeout": 5, "retries": 0,
+                      "delay": 0},
             "sites": sites or []}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
@@ -277,6 +279,7 @@ crawl:
   extract_workers: 1
   timeout: 5
   retries: 0
+  delay: 0               # tests: our own server, no politeness wait
 
 sites:
   # an existing portal, kept as written
@@ -295,7 +298,7 @@ daemon:
 
 COMPACT_CONFIG = """\
 database: archive.db
-crawl: {autothrottle: false, extract_workers: 1, timeout: 5, retries: 0}
+crawl: {autothrottle: false, extract_workers: 1, timeout: 5, retries: 0, delay: 0}
 # sites with the dash at the margin
 sites:
 - name: existing
