@@ -30,6 +30,7 @@ from talentwatch.storage.schema import open_archive
 from talentwatch.web.changes import changed_sentences
 from talentwatch.web.plugin import tw_changes, tw_snippet
 
+from tests.browser import Browser
 from tests.conftest import run_cli, write_config
 
 pytestmark = pytest.mark.slow(seconds=25)
@@ -145,15 +146,20 @@ def server(crawled) -> Iterator[dict]:
     log.close()
 
 
-def dom(url: str, profile: Path) -> str:
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory) -> Iterator[Browser]:
+    """One headless Chromium for the module's pages."""
+    assert CHROMIUM
+    chromium = Browser(CHROMIUM, tmp_path_factory.mktemp("chromium-profile"))
+    yield chromium
+    chromium.close()
+
+
+def dom(browser: Browser, url: str) -> str:
     """The page's DOM after its scripts ran, as headless Chromium builds it."""
-    result = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,900",
-         f"--user-data-dir={profile}", "--dump-dom", url],
-        capture_output=True, text=True, encoding="utf-8", timeout=120)
-    assert "<body" in result.stdout, result.stderr[-2000:]
-    return result.stdout
+    page = browser.dom(url)
+    assert "<body" in page, page[:2000]
+    return page
 
 
 def rows(server, query: str, **params) -> list[dict]:
@@ -171,24 +177,24 @@ def archive_rows(server, sql: str, *params) -> list[dict]:
 
 
 @needs_chromium
-def test_index_lists_the_queries_first_and_no_internal_table(server, tmp_path):
-    page = dom(server["base"] + "/", tmp_path / "p")
+def test_index_lists_the_queries_first_and_no_internal_table(server, browser):
+    page = dom(browser, server["base"] + "/")
     positions = [page.find(title) for title in QUERIES]
     assert all(p > 0 for p in positions), positions
     assert max(positions) < page.find("Browse")  # the questions before anything to browse
     for table in INTERNAL:
         assert f'/archive/{table}"' not in page, table
     # and the database page hides them too
-    database = dom(server["db_url"], tmp_path / "d")
+    database = dom(browser, server["db_url"])
     for table in INTERNAL:
         assert f'href="/archive/{table}"' not in database, table
 
 
 @needs_chromium
-def test_articles_open_on_talent_items_with_facets_and_no_text_column(server, tmp_path):
-    index = dom(server["base"] + "/", tmp_path / "i")
+def test_articles_open_on_talent_items_with_facets_and_no_text_column(server, browser):
+    index = dom(browser, server["base"] + "/")
     href = re.search(r'<a href="([^"]+)">Articles</a>', index).group(1)
-    page = dom(server["base"] + href.replace("&amp;", "&"), tmp_path / "a")
+    page = dom(browser, server["base"] + href.replace("&amp;", "&"))
     for facet in ("province", "city", "topics", "offer_types", "site", "talent", "status"):
         assert f'id="facet-{facet}"' in page, facet
     headers = re.findall(r'<th class="col-([\w-]+)', page)
@@ -204,9 +210,9 @@ def test_articles_open_on_talent_items_with_facets_and_no_text_column(server, tm
 
 
 @needs_chromium
-def test_article_page_reads_like_an_article(server, tmp_path):
+def test_article_page_reads_like_an_article(server, browser):
     article = archive_rows(server, "SELECT id FROM articles WHERE url = ?", server["urls"][4101])[0]
-    page = dom(f"{server['db_url']}/articles/{article['id']}", tmp_path / "p")
+    page = dom(browser, f"{server['db_url']}/articles/{article['id']}")
     title = re.search(r'<h1 class="tw-title"([^>]*)>([^<]*)</h1>', page)
     assert title.group(2) == HOUSING_TITLE
     assert 'data-lines="1"' in title.group(1) and 'data-fits="yes"' in title.group(1), title.group(1)
@@ -237,21 +243,21 @@ def test_search_returns_what_the_cli_returns(server):
 
 
 @needs_chromium
-def test_search_page_in_a_browser_lists_the_same_articles(server, tmp_path):
+def test_search_page_in_a_browser_lists_the_same_articles(server, browser):
     cli = [json.loads(line)["url"] for line in run_cli(
         "search", "人才公寓", "--region", "广东", "--since", "2026-01", "--json",
         config=server["config"]).stdout.splitlines()]
     url = f"{server['db_url']}/full_text_search?" + urllib.parse.urlencode(
         {"q": "人才公寓", "region": "广东", "since": "2026-01"})
-    page = dom(url, tmp_path / "p")
+    page = dom(browser, url)
     assert re.findall(r'class="original" href="([^"]+)"', page) == cli
     for field in ("q", "since", "until", "region", "topic", "site", "talent_only"):
         assert f'name="{field}"' in page, field
 
 
 @needs_chromium
-def test_offers_by_region_in_wan_with_periods_apart(server, tmp_path):
-    page = dom(f"{server['db_url']}/incentives_by_region?province=", tmp_path / "p")
+def test_offers_by_region_in_wan_with_periods_apart(server, browser):
+    page = dom(browser, f"{server['db_url']}/incentives_by_region?province=")
     assert "lowest 万元" in page and "highest 万元" in page
     # the SQL (and any comment in it) is not on the page, only behind "Edit SQL"
     assert 'id="sql-query"' not in page and 'id="sql-editor"' not in page
@@ -267,8 +273,8 @@ def test_offers_by_region_in_wan_with_periods_apart(server, tmp_path):
 
 
 @needs_chromium
-def test_changes_page_marks_the_differing_words(server, tmp_path):
-    page = dom(f"{server['db_url']}/edits_and_withdrawals", tmp_path / "p")
+def test_changes_page_marks_the_differing_words(server, browser):
+    page = dom(browser, f"{server['db_url']}/edits_and_withdrawals")
     assert "<del>30</del><ins>50</ins>" in page
     assert '<p class="change"><mark>' in page
     assert "连续发放五年" not in page  # unchanged sentences are left out
@@ -340,8 +346,8 @@ def test_a_huge_text_does_not_hold_the_server(server):
 
 
 @needs_chromium
-def test_pages_name_cjk_fonts(server, tmp_path):
-    page = dom(server["base"] + "/", tmp_path / "p")
+def test_pages_name_cjk_fonts(server, browser):
+    page = dom(browser, server["base"] + "/")
     css = re.search(r'<link rel="stylesheet" href="(/-/talentwatch\.css)"', page).group(1)
     status, text = get(server["base"] + css)
     assert status == 200
