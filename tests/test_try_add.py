@@ -28,7 +28,7 @@ from tests.cli_runner import invoke
 from tests.cms_sites import BODY, FAMILIES, TITLES, nfcms_site
 from tests.conftest import ROOT, export_jsonl, run_cli
 
-pytestmark = pytest.mark.slow(seconds=65)
+pytestmark = pytest.mark.slow(seconds=20)
 
 SHARED = ROOT.parent / "shared"
 MAKE_PORTAL = SHARED / "tools" / "make_portal.py"

@@ -24,17 +24,17 @@ from tests.test_workers import (
 )
 from tests.worker_portals import build_portals, portal_sites
 
-pytestmark = pytest.mark.slow(seconds=40)
+pytestmark = pytest.mark.slow(seconds=32)
 
 
 def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker):  # noqa: F811
     names = build_portals(tmp_path / "portals", 4, articles=5)
     with serve_counting(tmp_path / "portals") as (base, traffic):
         expected = embedded_snapshot(tmp_path, base, names)
-        # a short visibility timeout: the dead worker's task is handed out again after 25 s
+        # a short visibility timeout: the dead worker's task is handed out again after 14 s
         config = write_config(tmp_path / "distributed" / "config.yaml",
                               portal_sites(base, names, delay=0.5), broker.url,
-                              task_timeout=20, visibility_timeout=25)
+                              task_timeout=12, visibility_timeout=14)
         first = start_worker(config, tmp_path / "first.log")
         try:
             mark = traffic.mark()
