@@ -487,7 +487,6 @@ def _components(name: str, ours: dict[str, int]) -> dict[str, dict[str, int]]:
             name: ours}
 
 
-
 def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]:
     """Scrapy settings from our config: politeness first."""
     slots = {}
@@ -511,7 +510,7 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "DOWNLOAD_WARNSIZE": 0,  # the cap says it all; no second warning below it
         "TALENTWATCH_MAX_ATTACHMENT_BYTES": crawl.max_attachment_bytes,
         # (DNS: crawler.run.reactor_thread installs reach.PinnedResolver on the reactor)
-        # Scrapy's components: ours added, the unused left out (OFF, below)
+        # Scrapy's components: ours added, the unused left out (OFF, above)
         **_components("DOWNLOADER_MIDDLEWARES", {
             # before robots.txt (100): a refused host is not even asked for its robots.txt
             "talentwatch.crawler.reach.ReachMiddleware": 60,
