@@ -17,7 +17,6 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import forkserver
 from multiprocessing.context import BaseContext
 from typing import Any
 
@@ -90,9 +89,9 @@ def worker_context() -> BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
+    # the fork server starts with the first worker, at the first page: a crawl that finds no
+    # new article (most re-crawls) starts neither
     context.set_forkserver_preload(PRELOAD)
-    # started now: it imports while the crawl starts and fetches its first list page
-    forkserver.ensure_running()
     return context
 
 
