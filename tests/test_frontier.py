@@ -149,7 +149,7 @@ def test_articles_come_newest_first_and_repeated_failures_are_summarised(tmp_pat
         # in list order, newest first: the six real articles are asked for before most of the
         # 40 dead links listed after them (downloads overlap, and on a loaded machine the
         # server's threads may log arrivals late, or one request may fail and wait for the
-        # next run: five of six is the bar; a last-in-first-out queue would ask for them last)
+        # next run: five of six is the bar; asked for in reverse order, they would come last)
         early = {"/rcgz/" + p for p in real} & set(fetched[:23])
         assert len(early) >= 5, fetched
         named = {d for d in dead if d in result.stderr}
