@@ -95,7 +95,7 @@ def worker_started(config_json: str | None = None, parent_pid: int | None = None
     config = RelevanceConfig.model_validate_json(config_json) if config_json else None
     _classifier = Classifier(config)
     _started_with = config_json
-    stages.TIMES.add(stages.STARTUP, time.process_time())  # all of it, since the spawn
+    stages.TIMES.add(stages.STARTUP, time.process_time())  # all of it, since the spawn or fork
 
 
 def _classifier_for(config_json: str | None) -> Classifier:
