@@ -500,7 +500,9 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
         "AUTOTHROTTLE_START_DELAY": max([s.delay for s in sites] + [0.5]),
         "AUTOTHROTTLE_TARGET_CONCURRENCY": float(crawl.concurrency_per_domain),
         "DOWNLOAD_SLOTS": slots,
-        "DOWNLOAD_DELAY": min([s.delay for s in sites] or [1.0]),
+        # hosts without a slot of their own; with no sites (a crawl worker's crawler, whose
+        # sites arrive later), the crawl's delay
+        "DOWNLOAD_DELAY": min([s.delay for s in sites] or [crawl.delay]),
         "CONCURRENT_REQUESTS_PER_DOMAIN": crawl.concurrency_per_domain,
         "CONCURRENT_REQUESTS": 32,
         "DOWNLOAD_TIMEOUT": crawl.timeout,
