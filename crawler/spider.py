@@ -487,12 +487,17 @@ def _components(name: str, ours: dict[str, int]) -> dict[str, dict[str, int]]:
             name: ours}
 
 
+def site_slots(site: SiteConfig, crawl) -> dict[str, dict[str, Any]]:
+    """The downloader's per-domain politeness for a site: its delay, the crawl's concurrency."""
+    return {domain: {"delay": site.delay, "concurrency": crawl.concurrency_per_domain}
+            for domain in site.allowed_domains}
+
+
 def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]:
     """Scrapy settings from our config: politeness first."""
     slots = {}
     for site in sites:
-        for domain in site.allowed_domains:
-            slots[domain] = {"delay": site.delay, "concurrency": crawl.concurrency_per_domain}
+        slots.update(site_slots(site, crawl))
     return {
         "USER_AGENT": crawl.user_agent,
         "ROBOTSTXT_OBEY": crawl.obey_robots,

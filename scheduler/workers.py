@@ -396,9 +396,9 @@ class CrawlEngine:
             task.end({"refused": "a run of this site is still going on this worker"})
             return None
         # this site's politeness (delay, concurrency) for the downloader, as the daemon sets it
-        slots = self.crawler.engine.downloader.per_slot_settings
-        for domain in site.allowed_domains:
-            slots[domain] = {"delay": site.delay, "concurrency": self.config.crawl.concurrency_per_domain}
+        from talentwatch.crawler.spider import site_slots
+
+        self.crawler.engine.downloader.per_slot_settings.update(site_slots(site, self.config.crawl))
         self.tracker.tasks[site.name] = task
         try:
             task.changes = self.tracker.db.conn.total_changes  # before the seed: its rows are cleared too
