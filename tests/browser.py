@@ -13,10 +13,15 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
+
+# Debian's chromium (.ci/run installs it), or another Chromium on the PATH; None: none here
+CHROMIUM = (shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+            or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None))
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1280,900"]

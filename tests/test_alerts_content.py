@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
-import subprocess
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from talentwatch.cli.demo_portal.portal import build_site, serve
 
+from tests.browser import CHROMIUM, Browser
 from tests.dedupe_texts import ORIGINAL, ORIGINAL_TITLE, mirror, repost_text
 from tests.test_alerts_support import Mailbox, Receiver, cli, write_config
 
@@ -197,19 +196,17 @@ def test_chat_bots_get_the_offers_within_their_size_limits(story):
         assert SOON.strftime("%Y-%m-%d") in body.replace("\\", "")
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-
-
 def test_html_part_rendered_by_chromium_shows_the_offer(story):
-    browser = _chromium()
-    if browser is None:
+    if CHROMIUM is None:
         pytest.skip("no chromium on this machine (.ci/run installs it)")
     _, html = _first_mail(story)
     page = story["tmp"] / "instant.html"
     page.write_text(html, encoding="utf-8")
-    dom = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
-                          page.as_uri()], capture_output=True, text=True, timeout=60).stdout
+    browser = Browser(CHROMIUM, story["tmp"] / "chromium-profile")
+    try:
+        dom = browser.dom(page.as_uri())
+    finally:
+        browser.close()
     visible = re.sub(r"<[^>]+>", "", dom)
     for fact in _offer_facts():
         assert fact in visible, fact

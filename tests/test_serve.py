@@ -8,9 +8,7 @@ withdrawn, then re-checked, as a daemon would over days.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,13 +28,12 @@ from talentwatch.storage.schema import open_archive
 from talentwatch.web.changes import changed_sentences
 from talentwatch.web.plugin import tw_changes, tw_snippet
 
-from tests.browser import Browser
+from tests.browser import CHROMIUM, Browser
 from tests.conftest import run_cli, write_config
 
 pytestmark = pytest.mark.slow(seconds=25)
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or (os.path.exists("/usr/bin/chromium") and "/usr/bin/chromium")
 needs_chromium = pytest.mark.skipif(not CHROMIUM, reason="the browser checks need Debian's chromium")
 
 # Our own texts, in the register of city talent-office notices.
