@@ -26,7 +26,7 @@ from talentwatch.crawler.suggest import NotAListPage, suggest
 
 from tests.cli_runner import invoke
 from tests.cms_sites import BODY, FAMILIES, TITLES, nfcms_site
-from tests.conftest import ROOT, export_jsonl, run_cli
+from tests.conftest import CRAWL, ROOT, export_jsonl, run_cli
 
 pytestmark = pytest.mark.slow(seconds=20)
 
@@ -52,8 +52,7 @@ def quiet_config(path: Path, sites: list[dict] | None = None) -> Path:
     """A config whose archive is beside it: the tests check that file is never made."""
     data = {"database": "archive.db",
             # no politeness wait towards our own test servers (what `add` writes sets no delay)
-            "crawl": {"autothrottle": False, "extract_workers": 1, "timeout": 5, "retries": 0,
-                      "delay": 0},
+            "crawl": {**CRAWL, "delay": 0},
             "sites": sites or []}
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
