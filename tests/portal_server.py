@@ -41,6 +41,14 @@ class Traffic:
         with self.lock:
             return list(self.hits[mark:])
 
+    def wait_for(self, mark: int, count: int, what: str, timeout: float = 60) -> None:
+        """Wait until `count` requests were answered since `mark`; fails, saying `what`
+        did not happen, after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while len(self.since(mark)) < count:
+            assert time.monotonic() < deadline, what
+            time.sleep(0.05)
+
 
 class CountingHandler(http.server.SimpleHTTPRequestHandler):
     traffic: Traffic

@@ -240,10 +240,7 @@ def test_a_broker_restart_mid_run_loses_nothing(tmp_path, worker_pair):
                               portal_sites(base, names, delay=0.3), broker.url)
         mark = traffic.mark()
         run = in_background(talentwatch, config, "run", "--once")
-        deadline = time.monotonic() + 60
-        while len(traffic.since(mark)) < 3:
-            assert time.monotonic() < deadline, "no worker started crawling"
-            time.sleep(0.05)
+        traffic.wait_for(mark, 3, "no worker started crawling")
         broker.stop()
         time.sleep(2)
         broker.start()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 
@@ -39,10 +38,8 @@ def test_a_worker_killed_mid_task_leaves_its_site_to_the_other(tmp_path, broker)
         try:
             mark = traffic.mark()
             run = in_background(talentwatch, config, "run", "--once")
-            deadline = time.monotonic() + 60
-            while len(traffic.since(mark)) < 2:  # the first worker is mid-site: a list page and more
-                assert time.monotonic() < deadline, "the first worker never started crawling"
-                time.sleep(0.05)
+            # the first worker is mid-site: a list page and more
+            traffic.wait_for(mark, 2, "the first worker never started crawling")
             with workers(config, 1, tmp_path):
                 os.killpg(first.pid, signal.SIGKILL)  # the worker and its extraction process
                 first.wait(10)
