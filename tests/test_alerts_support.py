@@ -8,11 +8,9 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import os
 import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,8 +25,8 @@ from aiosmtpd.controller import Controller
 from talentwatch.cli.demo_portal.portal import build_site, load_articles, serve
 
 from tests.cli_runner import invoke
+from tests.zygote import Launched, launch
 
-ROOT = Path(__file__).resolve().parent.parent
 TALENT_IDS = (3101, 3102, 3104)  # talent-policy items of the demo portal
 OTHER_ID = 3105  # cadre evaluation: not talent policy
 
@@ -173,10 +171,9 @@ def cli(config: Path, *args: str, env: dict | None = None) -> subprocess.Complet
     return invoke(["--config", str(config), *args], env=env)
 
 
-def spawn(config: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "-v", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **(env or {})})
+def spawn(config: Path, *args: str, env: dict | None = None) -> Launched:
+    return launch(["--config", str(config), "-v", *args], env=env, stdout=subprocess.PIPE,
+                  stderr=subprocess.PIPE)
 
 
 def rows(db_path: Path, sql: str, params: tuple = ()) -> list[tuple]:

@@ -13,8 +13,6 @@ import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import run_cli
 from tests.frontier_checks import archive_facts, wait_session_gone
 from tests.frontier_site import build_portal, list_pages_for, site_config, write_config
 from tests.portal_server import serve_counting
+from tests.zygote import launch
 
 pytestmark = pytest.mark.slow(seconds=50)
 
@@ -52,12 +51,11 @@ def _progress(database: Path) -> tuple[int, int]:
     return stored, seen
 
 
-def _kill_when(command: list[str], database: Path, moment: tuple[str, int, float]) -> dict:
-    """Start `command`, SIGKILL it at `moment`; returns what was seen at the kill."""
+def _kill_when(argv: list[str], database: Path, moment: tuple[str, int, float]) -> dict:
+    """Start `talentwatch ARGV…` (a process and session of its own), SIGKILL it at `moment`;
+    returns what was seen at the kill."""
     phase, stored_at, jitter = moment
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = launch(argv)
     deadline = time.monotonic() + 90
     stored = seen = 0
     try:
@@ -92,7 +90,7 @@ def _round(tmp: Path, base_url: str, i: int, moment: tuple[str, int, float], dae
                           database=database)
     args = ["run", "--once"] if daemon else ["crawl"]
     started = time.monotonic()
-    seen = _kill_when([sys.executable, "-m", "talentwatch", "--config", str(config), *args], database, moment)
+    seen = _kill_when(["--config", str(config), *args], database, moment)
     with IN_PROCESS:
         again = run_cli(*args, config=config)  # one ordinary re-crawl (or daemon restart)
     conn = sqlite3.connect(database)

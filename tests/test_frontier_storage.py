@@ -17,6 +17,7 @@ from tests.conftest import ROOT, run_cli
 from tests.frontier_checks import archive_facts
 from tests.frontier_site import build_portal, make_articles, site_config, write_config
 from tests.portal_server import serve_counting
+from tests.zygote import launch
 
 pytestmark = pytest.mark.slow(seconds=21)
 
@@ -105,10 +106,8 @@ def test_four_crawls_at_once_on_a_new_archive_all_succeed(tmp_path: Path) -> Non
     with serve_counting(root) as (base, _):
         sites = [site_config(f"{base}s{n}/", name=f"s{n}") for n in range(4)]
         config = write_config(tmp_path / "config.yaml", sites)
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        procs = [subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "crawl",
-                                   "--site", f"s{n}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True, env=env, cwd=ROOT) for n in range(4)]
+        procs = [launch(["--config", str(config), "crawl", "--site", f"s{n}"], stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE) for n in range(4)]
         outcomes = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
     for code, stderr in outcomes:
         assert code == 0 and "locked" not in stderr, stderr

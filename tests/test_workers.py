@@ -24,8 +24,8 @@ from tests.conftest import run_cli
 from tests.portal_server import serve_counting
 from tests.redis_broker import running_broker
 from tests.worker_portals import build_portals, portal_sites
+from tests.zygote import Launched, launch
 
-ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.timeout(240), pytest.mark.slow(seconds=38)]
 
 
@@ -77,10 +77,10 @@ def worker_pair(tmp_path_factory: pytest.TempPathFactory):
             yield redis
 
 
-def start_worker(config: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "talentwatch", "--config", str(config), "-v", "worker",
-                             "--concurrency", "1"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=log.open("w"), start_new_session=True)
+def start_worker(config: Path, log: Path) -> Launched:
+    """`talentwatch worker` in a process and session of its own, its log in `log`."""
+    with log.open("w") as out:
+        return launch(["--config", str(config), "-v", "worker", "--concurrency", "1"], stderr=out)
 
 
 def snapshot(database: Path) -> dict:
