@@ -18,6 +18,7 @@ from talentwatch.storage.schema import open_archive
 
 from tests.cli_runner import invoke
 from tests.test_alerts_support import Mailbox, Receiver
+from tests.zygote import start_shared
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,12 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     fork server and zygote. On 2 cores: 2 processes 135 s, 3 processes 112–115 s, 4
     processes 120–129 s."""
     return max(2, 3 * (os.cpu_count() or 1) // 2)
+
+
+@pytest.hookimpl(trylast=True)  # after xdist's own, which decides whether to distribute
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.has_plugin("dsession"):  # the controller, before its test processes start
+        start_shared()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -131,32 +131,22 @@ def _serve(path: str) -> None:
 
 # --- the test side -----------------------------------------------------------------------
 
+# the socket of the zygote that pytest-xdist's controller started for all its test processes
+SHARED = "TALENTWATCH_TEST_ZYGOTE"
+
+
 class _Zygote:
+    """A zygote started by this process, stopped at its exit."""
+
     def __init__(self) -> None:
         self.home = tempfile.mkdtemp(prefix="zygote-")
         self.path = os.path.join(self.home, "socket")
-        self.log = os.path.join(self.home, "log")
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        with open(self.log, "w") as log:
+        with open(os.path.join(self.home, "log"), "w") as log:
             self.proc = subprocess.Popen([sys.executable, "-m", "tests.zygote", self.path], cwd=ROOT, env=env,
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          start_new_session=True)
         atexit.register(self.stop)
-
-    def connect(self, timeout: float = 60) -> socket.socket:
-        """A connection to the zygote, once it listens (it imports first)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                conn.connect(self.path)
-                return conn
-            except (FileNotFoundError, ConnectionRefusedError):
-                conn.close()
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the zygote did not start (exit {self.proc.returncode}):\n"
-                                       + Path(self.log).read_text(errors="replace")) from None
-                time.sleep(0.02)
 
     def stop(self) -> None:
         self.proc.kill()
@@ -164,16 +154,41 @@ class _Zygote:
         shutil.rmtree(self.home, ignore_errors=True)
 
 
+def start_shared() -> None:
+    """One zygote for every test process the xdist controller is about to start (they
+    inherit its environment): each would otherwise spend ~2 CPU-s importing for its own."""
+    os.environ[SHARED] = _Zygote().path
+
+
 _zygote: _Zygote | None = None
 _zygote_lock = threading.Lock()
 
 
-def _the_zygote() -> _Zygote:
+def _connect(timeout: float = 60) -> socket.socket:
+    """A connection to the shared zygote or to this process's own (started on first use),
+    once it listens: it imports first."""
     global _zygote
-    with _zygote_lock:
-        if _zygote is None or _zygote.proc.poll() is not None:
-            _zygote = _Zygote()
-        return _zygote
+    started = None
+    if SHARED in os.environ:
+        path = os.environ[SHARED]
+    else:
+        with _zygote_lock:
+            if _zygote is None or _zygote.proc.poll() is not None:
+                _zygote = _Zygote()
+            path, started = _zygote.path, _zygote.proc
+    deadline = time.monotonic() + timeout
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(path)
+            return conn
+        except (FileNotFoundError, ConnectionRefusedError):
+            conn.close()
+            if (started is not None and started.poll() is not None) or time.monotonic() > deadline:
+                log = Path(path).with_name("log")
+                raise RuntimeError(f"the zygote at {path} does not answer:\n"
+                                   + (log.read_text(errors="replace") if log.exists() else "")) from None
+            time.sleep(0.02)
 
 
 class Launched:
@@ -241,7 +256,7 @@ def launch(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path = RO
             theirs.append(os.dup(wanted.fileno()))  # type: ignore[union-attr]
     request = {"argv": list(argv), "module": module, "cwd": str(cwd),
                "env": {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}}
-    conn = _the_zygote().connect()
+    conn = _connect()
     try:
         socket.send_fds(conn, [json.dumps(request).encode()], theirs)
     finally:
