@@ -12,8 +12,10 @@ descriptors, environment and exit code) running the same entry point as
     proc = launch(["--config", str(config), "crawl"], stderr=subprocess.PIPE)
     proc.wait(timeout=60)
 
-The zygote is started with the first launch of a test process and stopped at its exit.
-It forks only while it has one thread, so a child never inherits a lock held by another.
+pytest-xdist's controller starts one zygote for all its test processes (tests/conftest.py);
+a test process without xdist (-n0) starts its own with its first launch. Either ends with
+the process that started it. It forks only while it has one thread, so a child never
+inherits a lock held by another.
 """
 
 from __future__ import annotations
@@ -237,7 +239,7 @@ class Launched:
 
 
 def launch(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT,
-           stdout: int | IO | None = subprocess.DEVNULL, stderr: int | IO | None = subprocess.DEVNULL,
+           stdout: int | IO = subprocess.DEVNULL, stderr: int | IO = subprocess.DEVNULL,
            module: str = "talentwatch") -> Launched:
     """`python -m MODULE ARGV…` in a process of its own session, forked from the zygote.
     stdout and stderr: DEVNULL, PIPE (read as text) or an open file."""
@@ -248,7 +250,7 @@ def launch(argv: list[str], *, env: dict[str, str] | None = None, cwd: Path = RO
             read, write = os.pipe()
             ours.append(open(read, encoding="utf-8", errors="replace"))  # noqa: SIM115  (the caller reads it)
             theirs.append(write)
-        elif wanted == subprocess.DEVNULL or wanted is None:
+        elif wanted == subprocess.DEVNULL:
             ours.append(None)
             theirs.append(os.open(os.devnull, os.O_WRONLY))
         else:
