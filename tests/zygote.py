@@ -40,16 +40,17 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parent.parent
 
 # what `talentwatch crawl` and `talentwatch run` import before their first request; none of
-# them starts a thread or installs a reactor at import
+# them starts a thread or installs a reactor at import (Scrapy's download handlers for http
+# and https are the ones it loads at start; the others, when a URL asks for them)
 IMPORTS = [
     "talentwatch.cli", "talentwatch.cli.crawl", "talentwatch.cli.daemon", "talentwatch.crawler.run",
     "talentwatch.crawler.spider", "talentwatch.crawler.pipelines", "talentwatch.scheduler.daemon",
     "scrapy.crawler", "scrapy.core.engine", "scrapy.core.scheduler",
     "scrapy.core.downloader.handlers.http11", "twisted.internet.asyncioreactor",
 ]
-# Scrapy's own components, which it imports by name when a crawl starts
-COMPONENT_SETTINGS = ["DOWNLOADER_MIDDLEWARES_BASE", "SPIDER_MIDDLEWARES_BASE", "EXTENSIONS_BASE",
-                      "DOWNLOAD_HANDLERS_BASE"]
+# the settings whose values name the Scrapy components a crawl imports as it starts
+COMPONENT_SETTINGS = ["DOWNLOADER_MIDDLEWARES_BASE", "DOWNLOADER_MIDDLEWARES", "SPIDER_MIDDLEWARES_BASE",
+                      "SPIDER_MIDDLEWARES", "EXTENSIONS_BASE", "EXTENSIONS", "ITEM_PIPELINES"]
 MAX_MESSAGE = 1 << 20
 
 
@@ -58,15 +59,15 @@ MAX_MESSAGE = 1 << 20
 def _import_all() -> None:
     for name in IMPORTS:
         importlib.import_module(name)
-    from scrapy.settings import default_settings
+    from talentwatch.core.config import CrawlSettings
+    from talentwatch.core.relevance_config import default_config
+    from talentwatch.crawler.spider import spider_settings
 
-    for setting in COMPONENT_SETTINGS:
-        for path in getattr(default_settings, setting).values() if setting == "DOWNLOAD_HANDLERS_BASE" \
-                else getattr(default_settings, setting):
-            try:
-                importlib.import_module(path.rsplit(".", 1)[0])
-            except ImportError:  # an optional component whose dependency is not installed
-                pass
+    # the components the crawl's own settings name, and no others: those it leaves out
+    # (spider.OFF) would import what a crawl never loads
+    settings = spider_settings([], CrawlSettings(), default_config())
+    for path in {path for name in COMPONENT_SETTINGS for path in settings[name]}:
+        importlib.import_module(path.rsplit(".", 1)[0])
 
 
 def _child(request: dict[str, Any], fds: list[int], zygote_files: list[Any]) -> None:
