@@ -27,7 +27,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     """`-n auto`: three test processes for every two cores. Some modules spend their time
     waiting (on a broker's timeout, a worker's restart), so one process per core would leave
     a core idle; each process more collects the whole suite (≈ 6 CPU-s) and starts its own
-    extraction fork server. The whole suite on 2 cores, one commit side by side: 2 processes
+    extraction fork server. The whole suite on 2 cores, measured side by side: 2 processes
     135 s, 3 processes 112–115 s, 4 processes 120–129 s."""
     return max(2, 3 * (os.cpu_count() or 1) // 2)
 
