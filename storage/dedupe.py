@@ -200,10 +200,12 @@ def candidates(db: sqlite_utils.Database, sig: np.ndarray | None,
     return [(aid, est) for aid, est, _ in candidates_with_keys(db, sig, exclude)]
 
 
-# the articles sharing a band, with their signatures and text hashes
+# the articles sharing a band, with their signatures (the minhash table alone: an article's
+# text hash sits after its text, so reading it for every candidate walks the text's overflow
+# pages; it is read only for the few that are verified)
 _CANDIDATES = (
-    "SELECT m.article_id, m.signature, a.text_hash FROM minhash m JOIN articles a ON a.id = m.article_id"
-    " WHERE m.article_id IN (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))")
+    "SELECT article_id, signature FROM minhash"
+    " WHERE article_id IN (SELECT DISTINCT article_id FROM lsh_bands WHERE key IN ({marks}))")
 
 
 def candidates_with_keys(db: sqlite_utils.Database, sig: np.ndarray | None,
@@ -221,10 +223,16 @@ def candidates_with_keys(db: sqlite_utils.Database, sig: np.ndarray | None,
     # verify only those whose estimate could still pass (see MIN_ESTIMATE)
     sigs = np.frombuffer(b"".join(row[1] for row in rows), dtype=_SIG_DTYPE).reshape(len(rows), -1)
     estimates = (sigs == sig).mean(axis=1)
-    found = [(aid, float(est), key) for (aid, _, key), est in zip(rows, estimates, strict=True)
+    found = [(aid, float(est)) for (aid, _), est in zip(rows, estimates, strict=True)
              if est >= MIN_ESTIMATE]
-    found.sort(key=lambda row: -row[1])
-    return found[:MAX_VERIFY]
+    found.sort(key=lambda row: (-row[1], row[0]))  # ties: the oldest first
+    found = found[:MAX_VERIFY]
+    if not found:
+        return []
+    ids = [aid for aid, _ in found]
+    hashes = dict(db.execute(
+        f"SELECT id, text_hash FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
+    return [(aid, est, hashes.get(aid)) for aid, est in found]
 
 
 def overlap(a: str, b: str, a_codes: np.ndarray | None = None) -> float:
