@@ -44,7 +44,7 @@ _MAYBE_DOCUMENT = (
 
 def find_attachment_links(html: str, url: str) -> list[tuple[str, str]]:
     """(absolute url, link text) of every PDF/DOC/DOCX link on a page, in page order."""
-    from talentwatch.crawler.body import parse
+    from talentwatch.crawler.body import parse, text_content
 
     if not html or not any(pattern.search(html) for pattern in _MAYBE_DOCUMENT):
         return []
@@ -57,7 +57,7 @@ def find_attachment_links(html: str, url: str) -> list[tuple[str, str]]:
         href = (link.get("href") or "").strip()
         if not href or href.startswith(("javascript:", "mailto:", "#")):
             continue
-        text = " ".join(link.text_content().split()) or link.get("title") or ""
+        text = " ".join(text_content(link).split()) or link.get("title") or ""
         if not _kind_of_link(href, text):
             continue
         target = urljoin(url, href).split("#")[0]

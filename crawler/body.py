@@ -8,11 +8,10 @@ then trafilatura. All of them end in `node_text`, which keeps paragraph breaks.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
-from lxml import html as lxml_html
+from lxml import etree
 from lxml.etree import Comment, ProcessingInstruction
 from talentwatch.crawler.boilerplate import DROP_ATTR_RE, DROP_TAGS
 
@@ -50,19 +49,38 @@ def reopen_premature_end(html: str) -> str:
     return _DOC_END.sub("", html)
 
 
-def parse(html: str) -> lxml_html.HtmlElement | None:
+# lxml.html's parser without its element classes: lxml.html looks up a Python class for
+# every element a walk touches, which costs more than the walk; the tree is the same
+_PARSER = etree.HTMLParser()
+# an element's text, its descendants' included (what lxml.html's text_content() gives)
+_STRING = etree.XPath("string()", smart_strings=False)
+
+
+def text_content(el: etree._Element) -> str:
+    return str(_STRING(el))
+
+
+def han_at_least(text: str, n: int) -> bool:
+    """Whether `text` holds at least n Han characters (counted no further than n)."""
+    for count, _ in enumerate(_HAN.finditer(text), 1):
+        if count >= n:
+            return True
+    return n <= 0
+
+
+def parse(html: str) -> etree._Element | None:
     """A forgiving parse; None when there is no markup at all."""
     try:
-        root = lxml_html.document_fromstring(reopen_premature_end(_XML_DECL.sub("", html)))
-    except (ValueError, lxml_html.etree.ParserError):
+        root = etree.fromstring(reopen_premature_end(_XML_DECL.sub("", html)), _PARSER)
+    except (ValueError, etree.ParserError):
         return None
-    return root if len(root) else None
+    return root if root is not None and len(root) else None
 
 
 _CODE_TAGS = ("script", "style", "noscript", "template")
 
 
-def strip_code(root: lxml_html.HtmlElement) -> None:
+def strip_code(root: etree._Element) -> None:
     """Drop scripts, styles and comments: never text a reader sees."""
     for el in list(root.iter(Comment, ProcessingInstruction)):
         _drop(el)
@@ -70,7 +88,7 @@ def strip_code(root: lxml_html.HtmlElement) -> None:
         _drop(el)
 
 
-def prune(root: lxml_html.HtmlElement) -> None:
+def prune(root: etree._Element) -> None:
     """Drop what is never body text: scripts, forms controls, navigation-like blocks."""
     strip_code(root)
     for el in list(root.iter(*DROP_TAGS)):
@@ -78,10 +96,11 @@ def prune(root: lxml_html.HtmlElement) -> None:
     for el in list(root.iter()):
         if not isinstance(el.tag, str) or el.tag in ("html", "body"):
             continue
-        attrs = " ".join(filter(None, (el.get("class"), el.get("id"))))
+        cls, ident = el.get("class"), el.get("id")
+        attrs = f"{cls} {ident}" if cls and ident else cls or ident
         if attrs and DROP_ATTR_RE.search(attrs):
             _drop(el)
-        elif el.get("style") and "display:none" in el.get("style").replace(" ", "").lower():
+        elif (style := el.get("style")) and "display:none" in style.replace(" ", "").lower():
             _drop(el)
 
 
@@ -124,15 +143,16 @@ def node_text(node, skip_trimmed: bool = True) -> str:
             parts.append(el.tail)
 
     walk(node)
-    lines = (_SPACES.sub(" ", line).strip() for line in "".join(parts).split("\n"))
+    # spaces tidied in one pass over the whole text (_SPACES holds no line break)
+    lines = (line.strip() for line in _SPACES.sub(" ", "".join(parts)).split("\n"))
     return "\n".join(line for line in lines if line)
 
 
 def around(root, node, chars: int = 300) -> tuple[str, str]:
     """The text just before and just after a node, in reading order (info lines, signatures)."""
-    before, after = lxml_html.Element("span"), lxml_html.Element("span")
+    before, after = root.makeelement("span"), root.makeelement("span")
     before.text, after.text = "\ue000", "\ue001"
-    kept = [c for c in node if isinstance(c.tag, str) and not c.get(TRIMMED) and c.text_content().strip()]
+    kept = [c for c in node if isinstance(c.tag, str) and not c.get(TRIMMED) and text_content(c).strip()]
     if kept and not (node.text or "").strip():
         # trimmed blocks at the top of the body (an info table) read as above it
         kept[0].addprevious(before)
@@ -165,7 +185,7 @@ def _own_text(el) -> str:
     return "".join(chunks).strip()
 
 
-def densest_node(root) -> lxml_html.HtmlElement | None:
+def densest_node(root) -> etree._Element | None:
     best, stats = _densest(root)
     if best is not None:
         _trim(best, stats)
@@ -210,11 +230,13 @@ def _densest(root):
         own = _own_text(el)
         if not own:
             continue
-        in_link = any(a.tag == "a" for a in el.iterancestors()) or el.tag == "a"
+        chain = [el, *el.iterancestors()]  # the element, then up to the root
+        in_link = any(a.tag == "a" for a in chain)
         length = len(_SPACES.sub("", own))
-        chain = [el, *el.iterancestors()]
         for anc in chain:
-            st = stats.setdefault(anc, _Stats())
+            st = stats.get(anc)
+            if st is None:
+                st = stats[anc] = _Stats()
             if in_link:
                 st.links += length
             else:
@@ -222,16 +244,15 @@ def _densest(root):
         if in_link or length < 8:
             continue
         score = 1 + len(_PUNCT.findall(own)) + min(length / 80, 4)
-        if not _SENTENCE_END.search(own) and len(_HAN.findall(own)) < 20:
+        if not _SENTENCE_END.search(own) and not han_at_least(own, 20):
             score *= 0.3  # labels, menus, headings
         host = el
         while host.tag in ("font", "span", "b", "strong", "em", "i", "u", "p", "a") and \
                 host.getparent() is not None:
             host = host.getparent()  # credit the block that holds the paragraphs
         weight = 1.0
-        for anc in [el, *el.iterancestors()]:
-            st = stats.setdefault(anc, _Stats())
-            st.content += score
+        for anc in chain:  # each has its stats since the first loop
+            stats[anc].content += score
         for anc in [host, *host.iterancestors()][:4]:
             stats.setdefault(anc, _Stats()).score += score * weight
             weight /= 2
@@ -245,12 +266,3 @@ def _densest(root):
         if value > best_score:
             best, best_score = el, value
     return best, stats
-
-
-def text_quality(text: str) -> float:
-    """How article-like a text is: punctuated Han text scores high."""
-    if not text:
-        return 0.0
-    han = len(_HAN.findall(text))
-    punct = len(_PUNCT.findall(text))
-    return math.log1p(han) * min(1.0, punct / max(1.0, han / 40))

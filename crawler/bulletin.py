@@ -14,6 +14,7 @@ import re
 
 from talentwatch.core.records import Article
 from talentwatch.crawler import metadata as md
+from talentwatch.crawler.body import han_at_least
 
 _RUN_IN = re.compile(r"(?:^|\n)\s*[△▲]\s*")
 _TITLE_END = re.compile(r"[。！？]")
@@ -25,10 +26,6 @@ _UNIT_LINE = re.compile(
 )
 _SENTENCE = re.compile(r"[。！？；]")
 _MIN_ITEM_HAN = 30
-
-
-def _han(text: str) -> int:
-    return len(re.findall(r"[\u4e00-\u9fff]", text))
 
 
 def _tidy(text: str) -> str:
@@ -68,7 +65,7 @@ def _run_in_items(text: str) -> list[tuple[str, str, str | None]]:
                 paragraphs[-1] = paragraphs[-1][: sm.start()].rstrip()
                 break
         body = "\n".join(p for p in paragraphs if p)
-        if _han(body) >= _MIN_ITEM_HAN:
+        if han_at_least(body, _MIN_ITEM_HAN):
             items.append((title, body, source))
     return items
 
@@ -88,7 +85,7 @@ def _heading_items(text: str) -> list[tuple[str, str, str | None]]:
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else len(lines)
         body = _tidy("\n\n".join(lines[start + 2: end]))
-        if _han(body) >= _MIN_ITEM_HAN:
+        if han_at_least(body, _MIN_ITEM_HAN):
             items.append((lines[start], body, lines[start + 1]))
     return items
 

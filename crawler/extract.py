@@ -22,18 +22,19 @@ from talentwatch.crawler.attachments import read_attachments
 from talentwatch.crawler.body import (
     around,
     densest_node,
+    han_at_least,
     node_text,
     parse,
     prune,
     reopen_premature_end,
     strip_code,
+    text_content,
 )
 from talentwatch.crawler.boilerplate import LINE_RE, TAIL_RE
 from talentwatch.crawler.bulletin import split_bulletin
 
 log = logging.getLogger(__name__)
 
-_HAN = re.compile(r"[\u4e00-\u9fff]")
 _SELECTOR_CACHE: dict[str, CSSSelector | None] = {}
 # a line that is only the info line: labels with dates, sources, authors
 _INFO_LABELS = re.compile(
@@ -63,18 +64,14 @@ def _select(root, selector: str | None) -> list:
     return css(root) if css is not None else []  # type: ignore[return-value]
 
 
-def _han(text: str) -> int:
-    return len(_HAN.findall(text))
-
-
 def _link_density(node) -> float:
     total = len(node_text(node))
-    links = sum(len(a.text_content().strip()) for a in node.iter("a"))
+    links = sum(len(text_content(a).strip()) for a in node.iter("a"))
     return links / total if total else 1.0
 
 
 def _usable(node) -> bool:
-    return _han(node_text(node)) >= _MIN_BODY_HAN and _link_density(node) < 0.5
+    return han_at_least(node_text(node), _MIN_BODY_HAN) and _link_density(node) < 0.5
 
 
 def _container(root, selectors: tuple[str, ...] | list[str]):
@@ -102,7 +99,7 @@ def _body_node(root, profile: Profile, url: str):
             if len(node_text(dense)) < 0.6 * len(node_text(node)):
                 return dense, "density"
         return node, f"cms:{selector}"
-    if dense is not None and _han(node_text(dense)) >= _MIN_BODY_HAN:
+    if dense is not None and han_at_least(node_text(dense), _MIN_BODY_HAN):
         return _first_entry(root, dense), "density"
     return None, "none"
 
@@ -124,7 +121,7 @@ def _first_entry(root, node):
     first = entries[0]
     if node in first.iterdescendants() or first in node.iterdescendants():
         return node
-    return first if _han(node_text(first)) >= _MIN_ENTRY_HAN and _usable(first) else node
+    return first if han_at_least(node_text(first), _MIN_ENTRY_HAN) and _usable(first) else node
 
 
 # the body's last line announces what follows: 附：招生专业及考试科目 / 附件：2024年拟聘人员名单
@@ -144,11 +141,12 @@ def _announced_table(node, text: str):
     el = node
     for _ in range(_ANCESTOR_HOPS):
         nxt = el.getnext()
-        while nxt is not None and (not isinstance(nxt.tag, str) or not nxt.text_content().strip()):
+        while nxt is not None and (not isinstance(nxt.tag, str) or not text_content(nxt).strip()):
             nxt = nxt.getnext()
         if nxt is not None:
             table = nxt if nxt.tag == "table" else None
-            if table is not None and _han(node_text(table)) >= _MIN_BODY_HAN and _link_density(table) < 0.3:
+            if table is not None and han_at_least(node_text(table), _MIN_BODY_HAN) \
+                    and _link_density(table) < 0.3:
                 return table
             return None
         el = el.getparent()
@@ -227,7 +225,7 @@ def _heading_above(root, node, site_title: str) -> str | None:
             continue
         if node in el.iterdescendants():
             continue  # a wrapper around the body, not a heading
-        text = " ".join(el.text_content().split())
+        text = " ".join(text_content(el).split())
         if 6 <= len(text) <= 120 and text != site_title and len(el.findall(".//a")) < 2 \
                 and not _INFO_LABELS.search(text):
             heading = text
@@ -237,19 +235,19 @@ def _heading_above(root, node, site_title: str) -> str | None:
 def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     for selector in filter(None, (profile.title or "").split(",")):
         for node in _select(root, selector.strip()):
-            if text := " ".join(node.text_content().split()):
+            if text := " ".join(text_content(node).split()):
                 return md.clean_title(text, profile.site_names)
     if meta_title := meta.get("articletitle"):
         return md.clean_title(meta_title, profile.site_names)
     # a header include that closed its own document leaves two <title>s: the later one is the
     # article's (an <svg><title> is no page title)
-    titles = [" ".join(t.text_content().split()) for t in root.iter("title") if not t.xpath("ancestor::svg")]
+    titles = [" ".join(text_content(t).split()) for t in root.iter("title") if not t.xpath("ancestor::svg")]
     titles = [t for t in titles if t] or [""]
     page_title = next((t for t in reversed(titles) if not _is_site_name(md.clean_title(t), meta)), titles[0])
     cleaned = md.clean_title(page_title, profile.site_names)
     for selector in TITLE_SELECTORS:
         for node in _select(root, selector)[:3]:
-            text = " ".join(node.text_content().split())
+            text = " ".join(text_content(node).split())
             # an in-page heading that the <title> repeats is the article's own title
             if len(text) >= 4 and (text in page_title or (cleaned and cleaned in text and len(text) < 80)):
                 return md.clean_title(text, profile.site_names)
@@ -375,7 +373,7 @@ def _original_url(root, page_url: str) -> str | None:
             link = nxt if nxt is not None and nxt.tag == "a" and nxt.get("href") else None
         if link is not None:
             return urljoin(page_url, link.get("href"))
-        if m := md._URL_IN_TEXT.search(el.text_content()):
+        if m := md._URL_IN_TEXT.search(text_content(el)):
             return m[0]
     return None
 
@@ -414,7 +412,7 @@ def _element_labels(root, node) -> dict[str, str]:
             continue
         if any(isinstance(c.tag, str) and c.tag not in _INLINE for c in el):
             continue  # a block holding blocks: its children are read on their own
-        text = " ".join(el.text_content().split())
+        text = " ".join(text_content(el).split())
         if not text or len(text) > 60:
             continue
         for field, pattern in _ELEMENT_LABEL.items():
@@ -472,9 +470,9 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     body_el = root.find(".//body")
     page_text = node_text(body_el if body_el is not None else root)
     original_url = _original_url(root, page.url)
-    profile_date = " ".join(n.text_content() for n in _select(root, profile.date)[:1])
-    profile_source = " ".join(" ".join(n.text_content().split()) for n in _select(root, profile.source)[:1])
-    profile_author = " ".join(" ".join(n.text_content().split()) for n in _select(root, profile.author)[:1])
+    profile_date = " ".join(text_content(n) for n in _select(root, profile.date)[:1])
+    profile_source = " ".join(" ".join(text_content(n).split()) for n in _select(root, profile.source)[:1])
+    profile_author = " ".join(" ".join(text_content(n).split()) for n in _select(root, profile.author)[:1])
 
     prune(root)
     node, how = _body_node(root, profile, page.url)
@@ -484,12 +482,12 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     if node is not None and not profile.title and _is_site_name(article.title, meta):
         if heading := _heading_above(root, node, article.title):
             article.title = md.clean_title(heading, profile.site_names)
-    if _han(text) < _MIN_BODY_HAN:
+    if not han_at_least(text, _MIN_BODY_HAN):
         text = _trafilatura(reopen_premature_end(page.html), page.url)
         how = "trafilatura"
     raw_text = text
     text = clean_lines(text, article.title)
-    if _han(text) < _MIN_BODY_HAN and not page.files:
+    if not han_at_least(text, _MIN_BODY_HAN) and not page.files:
         log.warning("no recognisable body on %s", page.url)
         article.flags.append("no_body")
     if len(text) > MAX_TEXT_CHARS:
