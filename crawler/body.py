@@ -124,28 +124,32 @@ def node_text(node, skip_trimmed: bool = True) -> str:
     parts: list[str] = []
 
     def walk(el) -> None:
-        tag = el.tag if isinstance(el.tag, str) else ""
-        if skip_trimmed and tag and el.get(TRIMMED):
-            if el.tail:
-                parts.append(el.tail)
+        # each read of an lxml property builds a new string: read once
+        tag, tail = el.tag, el.tail
+        if not isinstance(tag, str):  # a comment or processing instruction: its tail only
+            tag = ""
+        elif skip_trimmed and el.get(TRIMMED):
+            if tail:
+                parts.append(tail)
             return
-        if tag in _BLOCK:
+        block = tag in _BLOCK
+        if block:
             parts.append("\n")
         elif tag in _CELL:
             parts.append(" ")
-        if el.text and tag:
-            parts.append(el.text)
+        if tag and (text := el.text):
+            parts.append(text)
         for child in el:
             walk(child)
-        if tag in _BLOCK:
+        if block:
             parts.append("\n")
-        if el.tail:
-            parts.append(el.tail)
+        if tail:
+            parts.append(tail)
 
     walk(node)
     # spaces tidied in one pass over the whole text (_SPACES holds no line break)
-    lines = (line.strip() for line in _SPACES.sub(" ", "".join(parts)).split("\n"))
-    return "\n".join(line for line in lines if line)
+    lines = _SPACES.sub(" ", "".join(parts)).split("\n")
+    return "\n".join(filter(None, map(str.strip, lines)))
 
 
 def around(root, node, chars: int = 300) -> tuple[str, str]:

@@ -30,7 +30,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-import ahocorasick
+import ahocorasick_rs
 from talentwatch.core.relevance_config import RelevanceConfig
 
 # jieba finds its data files through pkg_resources when setuptools is installed: a quarter
@@ -153,16 +153,12 @@ class TopicScorer:
         return tuple(self.tokenizer.cut(block, HMM=False))
 
     @staticmethod
-    def _automaton(terms: set[str]) -> ahocorasick.Automaton | None:
+    def _automaton(terms: set[str]) -> ahocorasick_rs.AhoCorasick | None:
         """The terms (and 人才) as one automaton, or None when a term could span blocks
         (punctuation, spaces): then whole texts are segmented, as before."""
         if not all(_BLOCK.fullmatch(term) for term in terms):
             return None
-        automaton = ahocorasick.Automaton()
-        for term in (*terms, GENERIC):
-            automaton.add_word(term, len(term))
-        automaton.make_automaton()
-        return automaton
+        return ahocorasick_rs.AhoCorasick(sorted({*terms, GENERIC}))
 
     def _term_blocks(self, text: str) -> list[str]:
         """The blocks of `text` that contain a term or 人才, in order."""
@@ -170,9 +166,9 @@ class TopicScorer:
         blocks = [m.span() for m in _BLOCK.finditer(text)]
         starts = [start for start, _ in blocks]
         keep: set[int] = set()
-        for end, length in self.automaton.iter(text):
+        for _, start, _ in self.automaton.find_matches_as_indexes(text, overlapping=True):
             # a hit is letters only, so it lies inside one block: the last one starting at or before it
-            keep.add(bisect_right(starts, end - length + 1) - 1)
+            keep.add(bisect_right(starts, start) - 1)
         return [text[blocks[i][0]:blocks[i][1]] for i in sorted(keep)]
 
     def tokens(self, text: str) -> Counter[str]:
