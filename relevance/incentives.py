@@ -17,6 +17,20 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+
+def _words_re(words: list[tuple[str, str]], prefix: str) -> re.Pattern[str]:
+    """One pattern for a list of (pattern, name), each a named group (`prefix` + its index).
+
+    Every word starts with a literal character; a look-ahead for those characters lets a
+    scan pass over the rest of a sentence at once, where `re` would otherwise try each
+    alternative at every position (four to seven times slower)."""
+    firsts = {alternative[:1] for pattern, _ in words for alternative in pattern.split("|")}
+    if not all(first and first not in "\\()[]{}.*+?^$|" for first in firsts):
+        raise ValueError(f"{prefix}: every word must start with a literal character")
+    body = "|".join(f"(?P<{prefix}{i}>{pattern})" for i, (pattern, _) in enumerate(words))
+    return re.compile(f"(?=[{''.join(map(re.escape, sorted(firsts)))}])(?:{body})")
+
+
 # (pattern, type); longer words first so 科研启动经费 wins over 启动经费
 TYPE_WORDS: list[tuple[str, str]] = [
     (r"生活补贴|生活补助|生活津贴|生活费补贴|薪酬补贴|工资补贴", "生活补贴"),
@@ -32,7 +46,7 @@ TYPE_WORDS: list[tuple[str, str]] = [
     (r"一次性奖励|资金奖励|奖励资金|奖补资金|奖补|奖励|奖金", "奖励"),
     (r"补贴|补助|资助", "补贴"),
 ]
-_TYPE_RE = re.compile("|".join(f"(?P<t{i}>{p})" for i, (p, _) in enumerate(TYPE_WORDS)))
+_TYPE_RE = _words_re(TYPE_WORDS, "t")
 # offers that users compare even when no sum is named
 NO_AMOUNT_TYPES = {"生活补贴", "购房补贴", "租房补贴", "住房补贴", "安家费", "人才公寓"}
 _OFFER_VERB = re.compile(r"给予|提供|发放|享受|享有|予以|安排|免费|免租|配租|配售|入住|租住")
@@ -54,7 +68,7 @@ TARGET_WORDS: list[tuple[str, str]] = [
     (r"研究生", "研究生"), (r"本科", "本科"), (r"大专|专科", "大专"),
     (r"高校毕业生|大学毕业生|大学生", "高校毕业生"), (r"技师", "技师"), (r"团队", "团队"),
 ]
-_TARGET_RE = re.compile("|".join(f"(?P<g{i}>{p})" for i, (p, _) in enumerate(TARGET_WORDS)))
+_TARGET_RE = _words_re(TARGET_WORDS, "g")
 
 _PERIOD_RE = re.compile(r"每人每月|每月|按月|月均|/月|每人每年|每年|按年|年均|/年|一次性")
 _PERIOD_OF = {"每人每月": "每月", "每月": "每月", "按月": "每月", "月均": "每月", "/月": "每月",
