@@ -189,8 +189,11 @@ class TopicScorer:
               title_weight: float) -> tuple[float, list[tuple[float, str]]]:
         total, hits = 0.0, []
         for term, weight in terms.items():
-            value = weight * _weight_of(body.get(term, 0))
-            if title.get(term):
+            count, in_title = body.get(term, 0), title.get(term)
+            if not count and not in_title:
+                continue  # adds nothing: most terms of most topics
+            value = weight * _weight_of(count)
+            if in_title:
                 value += weight * title_weight
             if value:
                 total += value
