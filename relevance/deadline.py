@@ -10,8 +10,9 @@ window, else the year the article was published. News statistics such as
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
+
+from talentwatch.core.text import nfkc
 
 _DATE = re.compile(
     r"(?:(?P<y>\d{4})\s*[年.\-/])?\s*(?P<m>\d{1,2})\s*[月.\-/]\s*(?P<d>\d{1,2})\s*[日号]?"
@@ -65,7 +66,7 @@ def find_deadline(text: str, published: str | None = None) -> str | None:
     """ISO date by which one must apply, or None when the text names none."""
     if not text:
         return None
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     year = _year_of(published)
     candidates: list[tuple[int, date]] = []
     for key in _KEY.finditer(text):

@@ -13,9 +13,10 @@ amount ("给予购房补贴", "提供人才公寓") are kept with empty amounts.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
+
+from talentwatch.core.text import nfkc
 
 
 def _words_re(words: list[tuple[str, str]], prefix: str) -> re.Pattern[str]:
@@ -224,7 +225,7 @@ def sentences(text: str) -> list[str]:
 
 def extract_sentence(raw: str) -> list[dict[str, Any]]:
     """The offers in one sentence."""
-    sentence = unicodedata.normalize("NFKC", raw)
+    sentence = nfkc(raw)
     types = _labelled(_TYPE_RE, TYPE_WORDS, sentence, "t")
     if not types:
         return []

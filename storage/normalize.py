@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from functools import lru_cache
 
 import opencc
+from talentwatch.core.text import nfkc
 
 _TONED = "āáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜüńňǹḿê"
 # a pinyin annotation after a Han character: 強(qiáng); a mirror that lost the character
@@ -54,7 +54,7 @@ def normalize(text: str | None) -> str:
     """The comparison form of a text: no spaces, no punctuation, simplified, lower case."""
     if not text:
         return ""
-    text = unicodedata.normalize("NFKC", text)
+    text = nfkc(text)
     text = strip_pinyin(text)
     text = strip_cosmetic(text)
     text = _t2s().convert(text)

@@ -15,11 +15,11 @@ snippets (`highlight`).
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from talentwatch.core.safety import clean_text
+from talentwatch.core.text import nfkc
 
 # runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
 WORD_RUN = re.compile(r"[^\W_]+")
@@ -29,17 +29,9 @@ class QueryError(ValueError):
     """A query that cannot be searched; the message says what to fix."""
 
 
-_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
-
-
 def normalize(text: str | None) -> str:
     """The form both index and queries use: NFKC (full-width → ASCII) and case-folded."""
-    # full-width ASCII first: Chinese punctuation would make nearly every text need NFKC,
-    # which is ~100x slower than this translation plus the quick check
-    text = (text or "").translate(_FULL_WIDTH)
-    if not unicodedata.is_normalized("NFKC", text):
-        text = unicodedata.normalize("NFKC", text)
-    return text.casefold()
+    return nfkc(text or "").casefold()
 
 
 # ---- the syntax tree ------------------------------------------------------------------

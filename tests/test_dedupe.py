@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import random
+import unicodedata
 
 import numpy as np
+import pytest
 from talentwatch.core.records import Article
+from talentwatch.core.text import nfkc
 from talentwatch.storage import dedupe
 from talentwatch.storage.articles import archived_urls, find_article, save_article
 from talentwatch.storage.identity import canonical_url, stable_key
@@ -90,6 +93,14 @@ def test_normalised_text_folds_mirror_damage():
     assert normalize("ＡＢＣ１２３　人才") == "abc123人才"
     # a lost character's marker and its orphaned pinyin go too
     assert normalize("沖百?gòu)?qiáng)") == "冲百"
+
+
+# full-width forms, with a combining mark after one; a compatibility ideograph; symbols
+# NFKC spells out; text already normal
+@pytest.mark.parametrize("text", ["ＡＢＣ１２３　人才", "Ａ\u0301ｃｃｅｎｔ", "年薪５０万元（税前）以上",
+                                  "\uf90a奖励", "每㎡补贴①㈱", "人才 plain", ""])
+def test_nfkc_is_unicodedatas_nfkc(text):
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
 
 
 def test_aggregator_repost_points_at_the_page_its_原文链接_names(db):
