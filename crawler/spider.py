@@ -452,6 +452,8 @@ OFF = {
         "scrapy.downloadermiddlewares.stats.DownloaderStats",
         # no cookies: the same page for every visitor, and no session to keep
         "scrapy.downloadermiddlewares.cookies.CookiesMiddleware",
+        # replaced by ours, at its place (meta_refresh.MetaRefreshMiddleware)
+        "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware",
     },
     "SPIDER_MIDDLEWARES": {
         # the list walk keeps its own depth in meta (the same numbers: a list page's
@@ -523,6 +525,8 @@ def spider_settings(sites: list[SiteConfig], crawl, relevance) -> dict[str, Any]
             "talentwatch.crawler.reach.ReachMiddleware": 60,
             # on the way back, before RetryMiddleware (550) would retry a 429 at once
             "talentwatch.crawler.retry_after.RetryAfterMiddleware": 560,
+            # Scrapy's, without decoding a page that cannot hold a meta refresh
+            "talentwatch.crawler.meta_refresh.MetaRefreshMiddleware": 580,
         }),
         **_components("SPIDER_MIDDLEWARES", {}),
         **_components("EXTENSIONS", {}),

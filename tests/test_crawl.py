@@ -93,6 +93,37 @@ def test_recrawl_adds_no_duplicates(tmp_path: Path, portal) -> None:
     assert all(r[3] for r in runs)
 
 
+# a page that moved, its old address left as a stub that sends visitors on: in UTF-8, in
+# GBK, and in UTF-16 (whose bytes spell no ASCII word)
+REFRESH_STUBS = {
+    "utf-8": ('<meta http-equiv="Refresh" content="0; url={to}">', "utf-8"),
+    "gbk": ('<meta charset="gbk"><meta http-equiv="REFRESH" content="0;url={to}">', "gbk"),
+    "utf-16": ('<meta http-equiv="refresh" content="0;url={to}">', "utf-16"),
+}
+
+
+@pytest.mark.parametrize("stub", list(REFRESH_STUBS))
+def test_a_meta_refresh_stub_leads_to_the_moved_article(tmp_path: Path, stub: str) -> None:
+    site = tmp_path / "site"
+    articles = build_site(site)
+    moved = articles[0]
+    old = site / moved["path"]
+    (site / "rcgz" / "moved").mkdir()
+    (site / "rcgz" / "moved" / old.name).write_bytes(old.read_bytes())
+    tag, encoding = REFRESH_STUBS[stub]
+    old.write_bytes(f"<html><head>{tag.format(to='../moved/' + old.name)}<title>页面已迁移</title>"
+                    "</head><body><p>本页面已迁移，正在跳转。</p></body></html>".encode(encoding))
+    with serve(site) as base_url:
+        config = write_config(tmp_path / "config.yaml", [fast_site(base_url)])
+        run_cli("crawl", config=config)
+    records = {r["url"]: r for r in export_jsonl(config)}
+    record = records[base_url + "rcgz/moved/" + old.name]
+    assert record["title"] == moved["title"]
+    assert moved["paragraphs"][0] in record["text"]
+    assert base_url + moved["path"] not in records  # the stub itself is not an article
+    assert not any("正在跳转" in r["text"] for r in records.values())
+
+
 def test_max_list_pages_limits_pagination(tmp_path: Path, portal) -> None:
     base_url, articles = portal
     site = fast_site(base_url) | {"max_list_pages": 1}
