@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
-# full-width ASCII (！ to ～) and the ideographic space, mapped as NFKC maps them
-_FULL_WIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
+# full-width ASCII (！ to ～) and the ideographic space, which NFKC maps to ASCII
+_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
+
+
+def _half_width(match: re.Match[str]) -> str:
+    char = match[0]
+    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
 
 
 def nfkc(text: str) -> str:
     """unicodedata.normalize("NFKC", text), in half the time on Chinese text.
 
     Its full-width punctuation (，：（）) makes nearly every text need NFKC; mapped first
-    by a translation, most texts then pass NFKC's quick check and are left as they are."""
-    text = text.translate(_FULL_WIDTH)
+    (a pattern finds the few, faster than translating every character), most texts then
+    pass NFKC's quick check and are left as they are."""
+    text = _FULL_WIDTH.sub(_half_width, text)
     if unicodedata.is_normalized("NFKC", text):
         return text
     return unicodedata.normalize("NFKC", text)
