@@ -21,8 +21,10 @@ from typing import Any
 from talentwatch.core.safety import clean_text
 from talentwatch.core.text import nfkc
 
-# runs of what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits)
-WORD_RUN = re.compile(r"[^\W_]+")
+# what the FTS5 unicode61 tokenizer keeps as token characters (letters, digits, Han): what
+# words are made of, in the index and in queries; WORD_RUN, a run of them
+WORD = r"[^\W_]"
+WORD_RUN = re.compile(WORD + "+")
 
 
 class QueryError(ValueError):
