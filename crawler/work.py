@@ -125,5 +125,5 @@ def process_page(page: Page, profile: Profile, relevance_json: str | None = None
     with stages.TIMES.cpu(stages.NORMALISE):
         prepared = [with_search_tokens(a, prepare(a)) for a in (article, *article.parts)]
         for prep in prepared:
-            _ = prep.signature  # computed here, carried back in the pickle
+            _ = prep.bands  # computed here with the signature, carried back in the pickle
     return Processed(article, prepared, error)

@@ -123,6 +123,11 @@ class Prepared:
         # only new and changed texts need one: an unchanged re-fetch skips the MinHash
         return dedupe.signature(self.normalized, self.shingles) if self.text_hash else None
 
+    @cached_property
+    def bands(self) -> list[int] | None:
+        """The signature's LSH band keys (a crawl's workers compute them with it)."""
+        return None if self.signature is None else dedupe.band_keys(self.signature)
+
     def signed(self) -> bool:
         """Whether the MinHash (and with it the shingle codes) is computed already (a crawl's
         workers compute it; a crawl worker's records, sent as JSON, bring the MinHash only)."""
@@ -169,14 +174,17 @@ _FIND = (f"SELECT {_COLUMNS} FROM articles WHERE id = coalesce("
          " (SELECT id FROM articles WHERE stable_key = ? LIMIT 1))")
 
 
-def find_article(db: sqlite_utils.Database, url: str, exact: bool = False) -> dict[str, Any] | None:
+def find_article(db: sqlite_utils.Database, url: str, exact: bool = False,
+                 keys: tuple[str, str | None] | None = None) -> dict[str, Any] | None:
     """The archived record of `url` under any spelling or column move, or None.
 
-    `exact`: the URL as given only (bulletin items, which share their issue's page)."""
+    `exact`: the URL as given only (bulletin items, which share their issue's page).
+    `keys`: the URL's canonical_url and stable_key, when computed already."""
     if exact:
         cur = db.execute(_ROW.format("url"), [url])
     else:
-        cur = db.execute(_FIND, [url, canonical_url(url), stable_key(url)])
+        canonical, stable = keys or (canonical_url(url), stable_key(url))
+        cur = db.execute(_FIND, [url, canonical, stable])
     row = cur.fetchone()
     return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
 
@@ -275,14 +283,15 @@ def save_article(db: sqlite_utils.Database, article: Article,
                 "text_hash": prep.text_hash, "content_hash": content_hash(article.title, article.text),
                 "checked_at": seen, "http_status": 200}
     exact = bool(article.parent_url)
+    keys = (prep.canonical, prep.stable)  # the URL's, as find_article would compute them
     if not prep.signed():  # (a crawl's workers have signed it: no lookup for that)
-        known = find_article(db, article.url, exact=exact)
+        known = find_article(db, article.url, exact=exact, keys=keys)
         if known is None or known["norm_hash"] != prep.norm_hash:
             _ = prep.signature  # new or changed: compute the MinHash before taking the lock
     with transaction(db):
         if also is not None:
             also(db)
-        existing = find_article(db, article.url, exact=exact)
+        existing = find_article(db, article.url, exact=exact, keys=keys)
         if existing is None:
             article_id, kind = _insert(db, article, prep, row | identity, seen)
             # a new row has no index row to replace, and its dates are the ones just written
@@ -336,8 +345,8 @@ def _insert(db: sqlite_utils.Database, article: Article, prep: Prepared, row: di
     matches = find_matches(
         db, article_id, canonical=prep.canonical, original_url=prep.original_url,
         original_canonical=prep.original_canonical, normalized=prep.normalized,
-        text_hash=prep.text_hash, signature=prep.signature, shingles=prep.shingles)
-    dedupe.add(db, article_id, prep.signature, new=True)
+        text_hash=prep.text_hash, signature=prep.signature, shingles=prep.shingles, bands=prep.bands)
+    dedupe.add(db, article_id, prep.signature, new=True, bands=prep.bands)
     if not matches:
         record_event(db, article_id, "new", 1, seen, cluster=(article_id, None))
         return article_id, "new"
@@ -379,6 +388,6 @@ def _new_version(db: sqlite_utils.Database, existing: dict[str, Any], article: A
         " diff) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [article_id, version, article.title, article.text, row["content_hash"], prep.norm_hash,
          article.fetched_at or seen, diff])
-    dedupe.add(db, article_id, prep.signature)
+    dedupe.add(db, article_id, prep.signature, bands=prep.bands)
     summary = diff_summary(existing["title"], existing["text"], article.title, article.text)
     record_event(db, article_id, "changed", version, seen, summary)

@@ -80,12 +80,14 @@ def find_matches(db: sqlite_utils.Database, article_id: int, *, canonical: str,
                  original_url: str | None, original_canonical: str | None,
                  normalized: str, text_hash: str | None,
                  signature: np.ndarray | None,
-                 shingles: np.ndarray | None = None) -> dict[int, dict[str, Any]]:
+                 shingles: np.ndarray | None = None,
+                 bands: list[int] | None = None) -> dict[int, dict[str, Any]]:
     """Archived articles this one is a copy of (or that are copies of it), with how.
 
     The keys are the article's as storage.articles.prepare computes them; a
     text_hash of None (a text too short to compare) matches by links only.
-    `shingles`: dedupe.shingle_codes(normalized), when computed beforehand."""
+    `shingles` and `bands`: dedupe.shingle_codes(normalized) and the signature's band keys,
+    when computed beforehand."""
     found: dict[int, dict[str, Any]] = {}
     if original_canonical:
         row = db.execute(
@@ -105,7 +107,7 @@ def find_matches(db: sqlite_utils.Database, article_id: int, *, canonical: str,
         found.setdefault(other, {"how": "exact", "similarity": 1.0})
     # dedupe.verify on each candidate: the lengths first, then the overlaps of all at once
     comparable: list[tuple[int, float, np.ndarray]] = []
-    for other, estimate, other_hash in dedupe.candidates_with_keys(db, signature, exclude=article_id):
+    for other, estimate, other_hash in dedupe.candidates_with_keys(db, signature, article_id, bands):
         if other in found:
             continue
         length, codes = _stored_shingles(db, other, other_hash)

@@ -182,16 +182,18 @@ def remove(db: sqlite_utils.Database, article_id: int) -> None:
     db.execute("DELETE FROM minhash WHERE article_id = ?", [article_id])
 
 
-def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None, new: bool = False) -> None:
+def add(db: sqlite_utils.Database, article_id: int, sig: np.ndarray | None, new: bool = False,
+        bands: list[int] | None = None) -> None:
     """Index (or re-index) one article; call inside its transaction. `new`: the article's row
-    was just inserted (articles are never deleted, so it has no entry to remove)."""
+    was just inserted (articles are never deleted, so it has no entry to remove). `bands`:
+    band_keys(sig), when computed already."""
     if not new:
         remove(db, article_id)
     if sig is None:
         return
     db.execute("INSERT INTO minhash (article_id, signature) VALUES (?, ?)", [article_id, sig.tobytes()])
     db.conn.executemany("INSERT OR IGNORE INTO lsh_bands (key, article_id) VALUES (?, ?)",
-                        [(k, article_id) for k in band_keys(sig)])
+                        [(k, article_id) for k in (band_keys(sig) if bands is None else bands)])
 
 
 def candidates(db: sqlite_utils.Database, sig: np.ndarray | None,
@@ -209,30 +211,34 @@ _CANDIDATES = (
 
 
 def candidates_with_keys(db: sqlite_utils.Database, sig: np.ndarray | None,
-                         exclude: int | None = None) -> list[tuple[int, float, str | None]]:
+                         exclude: int | None = None,
+                         bands: list[int] | None = None) -> list[tuple[int, float, str | None]]:
     """Articles sharing a band with `sig`: [(id, estimated Jaccard, text hash)], best first
-    (the text hash names the candidate's current text, for a cache of its shingles)."""
+    (the text hash names the candidate's current text, for a cache of its shingles).
+    `bands`: band_keys(sig), when computed already."""
     if sig is None:
         return []
-    keys = band_keys(sig)
+    keys = band_keys(sig) if bands is None else bands
     rows = db.execute(_CANDIDATES.format(marks=",".join("?" * len(keys))), keys).fetchall()
-    rows = [row for row in rows if row[0] != exclude]
     if not rows:
         return []
-    # texts that share stock phrases collide in some band: estimate all at once, and
-    # verify only those whose estimate could still pass (see MIN_ESTIMATE)
-    sigs = np.frombuffer(b"".join(row[1] for row in rows), dtype=_SIG_DTYPE).reshape(len(rows), -1)
+    # texts that share stock phrases collide in some band (hundreds of candidates on a site
+    # of templated notices): estimate, filter and rank them all at once, and verify only
+    # the best of those whose estimate could still pass (see MIN_ESTIMATE)
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    sigs = np.frombuffer(b"".join([row[1] for row in rows]), dtype=_SIG_DTYPE).reshape(len(rows), -1)
     estimates = (sigs == sig).mean(axis=1)
-    found = [(aid, float(est)) for (aid, _), est in zip(rows, estimates, strict=True)
-             if est >= MIN_ESTIMATE]
-    found.sort(key=lambda row: (-row[1], row[0]))  # ties: the oldest first
-    found = found[:MAX_VERIFY]
-    if not found:
+    passing = estimates >= MIN_ESTIMATE
+    if exclude is not None:
+        passing &= ids != exclude
+    order = np.lexsort((ids, -estimates))  # best estimate first; ties: the oldest first
+    best = order[passing[order]][:MAX_VERIFY]
+    if not len(best):
         return []
-    ids = [aid for aid, _ in found]
+    chosen: list[int] = ids[best].tolist()
     hashes = dict(db.execute(
-        f"SELECT id, text_hash FROM articles WHERE id IN ({','.join('?' * len(ids))})", ids).fetchall())
-    return [(aid, est, hashes.get(aid)) for aid, est in found]
+        f"SELECT id, text_hash FROM articles WHERE id IN ({','.join('?' * len(chosen))})", chosen).fetchall())
+    return [(aid, est, hashes.get(aid)) for aid, est in zip(chosen, estimates[best].tolist(), strict=True)]
 
 
 def overlap(a: str, b: str, a_codes: np.ndarray | None = None) -> float:
