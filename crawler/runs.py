@@ -202,6 +202,12 @@ class RunTracker:
         run.pending -= 1
         self._maybe_finish(run)
 
+    def expects_more(self, held: int) -> bool:
+        """Whether more records are on their way to the pipelines' end than the `held` ones
+        waiting there: a request not yet answered, or a record still in an earlier pipeline."""
+        runs = self.active.values()
+        return any(run.pending > 0 for run in runs) or sum(run.items for run in runs) > held
+
     def item_done(self, site: str, outcome: str | None, error: str | None = None) -> None:
         run = self.active.get(site)
         if run is None:
