@@ -7,20 +7,18 @@ import unicodedata
 
 # full-width ASCII (！ to ～) and the ideographic space, which NFKC maps to ASCII
 _FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
-
-
-def _half_width(match: re.Match[str]) -> str:
-    char = match[0]
-    return " " if char == "\u3000" else chr(ord(char) - 0xFEE0)
+_HALF_WIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
 
 
 def nfkc(text: str) -> str:
     """unicodedata.normalize("NFKC", text), in half the time on Chinese text.
 
-    Its full-width punctuation (，：（）) makes nearly every text need NFKC; mapped first
-    (a pattern finds the few, faster than translating every character), most texts then
-    pass NFKC's quick check and are left as they are."""
-    text = _FULL_WIDTH.sub(_half_width, text)
+    Its full-width punctuation (，：（）) makes nearly every text need NFKC. Mapped first
+    (a text holds a few kinds of them, each replaced throughout at once: faster than
+    translating every character), most texts then pass NFKC's quick check and are left
+    as they are."""
+    for char in set(_FULL_WIDTH.findall(text)):
+        text = text.replace(char, _HALF_WIDTH[char])
     if unicodedata.is_normalized("NFKC", text):
         return text
     return unicodedata.normalize("NFKC", text)
