@@ -220,6 +220,9 @@ def _trim(node, stats: dict) -> None:
             child.set(TRIMMED, "1")  # kept in the tree: an info line in it still counts as "above the body"
 
 
+_INLINE_HOSTS = {"font", "span", "b", "strong", "em", "i", "u", "p", "a"}
+
+
 def _densest(root):
     """The element holding the most sentence-like text outside links.
 
@@ -228,13 +231,16 @@ def _densest(root):
     each candidate is discounted by the share of its text that sits in links.
     """
     stats: dict = {}
-    for el in root.iter():
-        if not isinstance(el.tag, str):
+    path: list = []  # the elements from the root down to the current one
+    for event, el in etree.iterwalk(root, events=("start", "end")):  # elements only, no comments
+        if event == "end":
+            path.pop()
             continue
+        path.append(el)
         own = _own_text(el)
         if not own:
             continue
-        chain = [el, *el.iterancestors()]  # the element, then up to the root
+        chain = path[::-1]  # the element, then up to the root
         in_link = any(a.tag == "a" for a in chain)
         length = len(_SPACES.sub("", own))
         for anc in chain:
@@ -250,15 +256,14 @@ def _densest(root):
         score = 1 + len(_PUNCT.findall(own)) + min(length / 80, 4)
         if not _SENTENCE_END.search(own) and not han_at_least(own, 20):
             score *= 0.3  # labels, menus, headings
-        host = el
-        while host.tag in ("font", "span", "b", "strong", "em", "i", "u", "p", "a") and \
-                host.getparent() is not None:
-            host = host.getparent()  # credit the block that holds the paragraphs
+        host = 0  # credit the block that holds the paragraphs: the first non-inline one up
+        while chain[host].tag in _INLINE_HOSTS and host + 1 < len(chain):
+            host += 1
         weight = 1.0
         for anc in chain:  # each has its stats since the first loop
             stats[anc].content += score
-        for anc in [host, *host.iterancestors()][:4]:
-            stats.setdefault(anc, _Stats()).score += score * weight
+        for anc in chain[host:host + 4]:
+            stats[anc].score += score * weight
             weight /= 2
     best, best_score = None, 0.0
     for el, st in stats.items():

@@ -64,44 +64,53 @@ def _select(root, selector: str | None) -> list:
     return css(root) if css is not None else []  # type: ignore[return-value]
 
 
-def _link_density(node) -> float:
-    total = len(node_text(node))
+# `text` below: node_text(node), when computed already (a walk of the subtree each time)
+def _link_density(node, text: str | None = None) -> float:
+    total = len(node_text(node) if text is None else text)
     links = sum(len(text_content(a).strip()) for a in node.iter("a"))
     return links / total if total else 1.0
 
 
-def _usable(node) -> bool:
-    return han_at_least(node_text(node), _MIN_BODY_HAN) and _link_density(node) < 0.5
+def _usable(node, text: str | None = None) -> bool:
+    text = node_text(node) if text is None else text
+    return han_at_least(text, _MIN_BODY_HAN) and _link_density(node, text) < 0.5
 
 
 def _container(root, selectors: tuple[str, ...] | list[str]):
-    """The first selector whose largest match holds real text."""
+    """The first selector whose largest match holds real text: (node, selector, its text)."""
     for selector in selectors:
-        matches = [n for n in _select(root, selector) if _usable(n)]
+        matches = []
+        for node in _select(root, selector):
+            text = node_text(node)
+            if _usable(node, text):
+                matches.append((node, text))
         if matches:
-            return max(matches, key=lambda n: len(node_text(n))), selector
-    return None, None
+            node, text = max(matches, key=lambda match: len(match[1]))
+            return node, selector, text
+    return None, None, ""
 
 
 def _body_node(root, profile: Profile, url: str):
-    """(node, how) for the article body, or (None, reason)."""
+    """(node, how, its text) for the article body, or (None, reason, "")."""
     if profile.body:
-        node, _ = _container(root, [s.strip() for s in profile.body.split(",")])
+        node, _, text = _container(root, [s.strip() for s in profile.body.split(",")])
         if node is not None:
-            return node, "profile"
+            return node, "profile", text
         log.info("profile %s: body selector %r matched nothing usable on %s; using the generic path",
                  profile.name, profile.body, url)
     dense = densest_node(root)
-    node, selector = _container(root, CMS_BODY_SELECTORS)
+    node, selector, text = _container(root, CMS_BODY_SELECTORS)
     if node is not None:
         # a wrapper named "content" can hold the whole page; the densest block inside it is the body
         if dense is not None and dense is not node and node in dense.iterancestors():
-            if len(node_text(dense)) < 0.6 * len(node_text(node)):
-                return dense, "density"
-        return node, f"cms:{selector}"
-    if dense is not None and han_at_least(node_text(dense), _MIN_BODY_HAN):
-        return _first_entry(root, dense), "density"
-    return None, "none"
+            dense_text = node_text(dense)
+            if len(dense_text) < 0.6 * len(text):
+                return dense, "density", dense_text
+        return node, f"cms:{selector}", text
+    if dense is not None and han_at_least(dense_text := node_text(dense), _MIN_BODY_HAN):
+        entry = _first_entry(root, dense)
+        return entry, "density", dense_text if entry is dense else node_text(entry)
+    return None, "none", ""
 
 
 _MIN_ENTRY_HAN = 50
@@ -121,7 +130,8 @@ def _first_entry(root, node):
     first = entries[0]
     if node in first.iterdescendants() or first in node.iterdescendants():
         return node
-    return first if han_at_least(node_text(first), _MIN_ENTRY_HAN) and _usable(first) else node
+    text = node_text(first)
+    return first if han_at_least(text, _MIN_ENTRY_HAN) and _usable(first, text) else node
 
 
 # the body's last line announces what follows: 附：招生专业及考试科目 / 附件：2024年拟聘人员名单
@@ -360,6 +370,8 @@ def _merge_day(hint: str | None, found: str | None) -> str | None:
 
 
 def _original_url(root, page_url: str) -> str | None:
+    if not md.ORIGINAL_URL_LABEL.search(text_content(root)):
+        return None  # no element's text can hold the label: most pages
     for el in root.iter():
         if not isinstance(el.tag, str):
             continue
@@ -475,8 +487,7 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     profile_author = " ".join(" ".join(text_content(n).split()) for n in _select(root, profile.author)[:1])
 
     prune(root)
-    node, how = _body_node(root, profile, page.url)
-    text = node_text(node) if node is not None else ""
+    node, how, text = _body_node(root, profile, page.url)
     if node is not None and (table := _announced_table(node, text)) is not None:
         text += "\n" + node_text(table)
     if node is not None and not profile.title and _is_site_name(article.title, meta):
