@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urljoin
 
+import cssselect
 from lxml.cssselect import CSSSelector
 from lxml.etree import XPathError
 from talentwatch.core.profiles import CMS_BODY_SELECTORS, PROFILES, TITLE_SELECTORS, Profile, get_profile
@@ -56,9 +59,60 @@ def _css(selector: str) -> CSSSelector | None:
     return _SELECTOR_CACHE[selector]
 
 
-def _select(root, selector: str | None) -> list:
+@dataclass(frozen=True)
+class _Names:
+    """Class names and ids: those a selector needs somewhere in a page, or those a page has."""
+
+    classes: frozenset[str] = frozenset()
+    ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def of_page(cls, root) -> _Names:
+        # token by token as CSS compares them (the attribute split on whitespace)
+        return cls(frozenset(name for value in root.xpath("//@class") for name in value.split()),
+                   frozenset(root.xpath("//@id")))
+
+
+@lru_cache(maxsize=512)
+def _needs(selector: str) -> _Names:
+    """The class names and ids some element must carry for `selector` to match in a page: a
+    run of the selector (a walk of the whole tree, 32 of them for the CMS containers) is
+    skipped where they are missing. Nothing is needed of what sits in :not(), :is() or a
+    list of alternatives (a, b)."""
+    try:
+        parsed = cssselect.parse(selector)
+    except cssselect.SelectorError:
+        return _Names()
+    if len(parsed) != 1:
+        return _Names()
+    classes: set[str] = set()
+    ids: set[str] = set()
+    node = parsed[0].parsed_tree
+    pending = [node]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, cssselect.parser.Class):
+            classes.add(node.class_name)
+        elif isinstance(node, cssselect.parser.Hash):
+            ids.add(node.id)
+        if isinstance(node, cssselect.parser.CombinedSelector):
+            pending += [node.selector, node.subselector]
+        elif isinstance(node, (cssselect.parser.Class, cssselect.parser.Hash, cssselect.parser.Attrib,
+                               cssselect.parser.Pseudo, cssselect.parser.Function,
+                               cssselect.parser.Negation, cssselect.parser.Relation)):
+            pending.append(node.selector)  # the element the rest is said of
+    return _Names(frozenset(classes), frozenset(ids))
+
+
+def _select(root, selector: str | None, names: _Names | None = None) -> list:
+    """The elements `selector` matches; `names`: the page's class names and ids, to skip a
+    selector that needs one the page lacks."""
     if not selector or root is None:
         return []
+    if names is not None:
+        needed = _needs(selector)
+        if not (needed.classes <= names.classes and needed.ids <= names.ids):
+            return []
     css = _css(selector)
     # lxml-stubs type every XPath result as a union; a CSS selector's is always a list of elements
     return css(root) if css is not None else []  # type: ignore[return-value]
@@ -76,11 +130,11 @@ def _usable(node, text: str | None = None) -> bool:
     return han_at_least(text, _MIN_BODY_HAN) and _link_density(node, text) < 0.5
 
 
-def _container(root, selectors: tuple[str, ...] | list[str]):
+def _container(root, selectors: tuple[str, ...] | list[str], names: _Names | None = None):
     """The first selector whose largest match holds real text: (node, selector, its text)."""
     for selector in selectors:
         matches = []
-        for node in _select(root, selector):
+        for node in _select(root, selector, names):
             text = node_text(node)
             if _usable(node, text):
                 matches.append((node, text))
@@ -90,16 +144,16 @@ def _container(root, selectors: tuple[str, ...] | list[str]):
     return None, None, ""
 
 
-def _body_node(root, profile: Profile, url: str):
+def _body_node(root, profile: Profile, url: str, names: _Names | None = None):
     """(node, how, its text) for the article body, or (None, reason, "")."""
     if profile.body:
-        node, _, text = _container(root, [s.strip() for s in profile.body.split(",")])
+        node, _, text = _container(root, [s.strip() for s in profile.body.split(",")], names)
         if node is not None:
             return node, "profile", text
         log.info("profile %s: body selector %r matched nothing usable on %s; using the generic path",
                  profile.name, profile.body, url)
     dense = densest_node(root)
-    node, selector, text = _container(root, CMS_BODY_SELECTORS)
+    node, selector, text = _container(root, CMS_BODY_SELECTORS, names)
     if node is not None:
         # a wrapper named "content" can hold the whole page; the densest block inside it is the body
         if dense is not None and dense is not node and node in dense.iterancestors():
@@ -242,7 +296,7 @@ def _heading_above(root, node, site_title: str) -> str | None:
     return heading
 
 
-def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
+def _title(root, profile: Profile, meta: dict[str, str], page: Page, names: _Names | None = None) -> str:
     for selector in filter(None, (profile.title or "").split(",")):
         for node in _select(root, selector.strip()):
             if text := " ".join(text_content(node).split()):
@@ -256,7 +310,7 @@ def _title(root, profile: Profile, meta: dict[str, str], page: Page) -> str:
     page_title = next((t for t in reversed(titles) if not _is_site_name(md.clean_title(t), meta)), titles[0])
     cleaned = md.clean_title(page_title, profile.site_names)
     for selector in TITLE_SELECTORS:
-        for node in _select(root, selector)[:3]:
+        for node in _select(root, selector, names)[:3]:
             text = " ".join(text_content(node).split())
             # an in-page heading that the <title> repeats is the article's own title
             if len(text) >= 4 and (text in page_title or (cleaned and cleaned in text and len(text) < 80)):
@@ -477,7 +531,8 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
         return article
 
     meta = _meta(root)
-    article.title = _title(root, profile, meta, page)
+    names = _Names.of_page(root)  # pruning only takes names away: still a superset later
+    article.title = _title(root, profile, meta, page, names)
     strip_code(root)
     body_el = root.find(".//body")
     page_text = node_text(body_el if body_el is not None else root)
@@ -487,7 +542,7 @@ def extract(page: Page, profile: Profile | None = None) -> Article:
     profile_author = " ".join(" ".join(text_content(n).split()) for n in _select(root, profile.author)[:1])
 
     prune(root)
-    node, how, text = _body_node(root, profile, page.url)
+    node, how, text = _body_node(root, profile, page.url, names)
     if node is not None and (table := _announced_table(node, text)) is not None:
         text += "\n" + node_text(table)
     if node is not None and not profile.title and _is_site_name(article.title, meta):

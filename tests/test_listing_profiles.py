@@ -71,6 +71,25 @@ def test_12371_article_page_body_from_word():
     assert "12项绿色通道服务" in article.text
 
 
+# a page whose generic reading takes the wrong block (a side column classed "content", as
+# CMS bodies often are), and selectors for the real body written the ways a config's
+# `selectors.body` may write them
+_SIDE_FIRST = """<html><body><div id="main" class="shell">
+<div class="content"><p>专题推荐：人才工作、组织建设、基层党建、乡村振兴、干部教育和作风建设专题。</p></div>
+<div class="article-text" data-role="body"><p>县人才服务中心本周起为引进人才办理安居手续。</p></div>
+</div></body></html>"""
+
+
+@pytest.mark.parametrize("selector", [
+    "div.article-text", "#main .article-text", ".shell > div:not(.content):not(.hidden)", "[data-role=body]",
+    ".no-such-class, .article-text", "div#main div.article-text",
+])
+def test_a_site_body_selector_finds_the_body_however_it_is_written(selector):
+    article = extract(Page(url="http://www.example.gov.cn/a.html", site="s", html=_SIDE_FIRST),
+                      get_profile("generic", {"body": selector}))
+    assert article.text == "县人才服务中心本周起为引进人才办理安居手续。"
+
+
 def test_profile_override_and_unknown_names():
     assert get_profile("gdzz", {"body": "div.zw"}).body == "div.zw"
     assert get_profile("gdzz", {"body": "div.zw"}).list_item == PROFILES["gdzz"].list_item
