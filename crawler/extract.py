@@ -87,8 +87,7 @@ def _needs(selector: str) -> _Names:
         return _Names()
     classes: set[str] = set()
     ids: set[str] = set()
-    node = parsed[0].parsed_tree
-    pending = [node]
+    pending = [parsed[0].parsed_tree]
     while pending:
         node = pending.pop()
         if isinstance(node, cssselect.parser.Class):
