@@ -6,8 +6,8 @@ import re
 import unicodedata
 
 # full-width ASCII (！ to ～) and the ideographic space, which NFKC maps to ASCII
-_FULL_WIDTH = re.compile("[\uff01-\uff5e\u3000]")
 _HALF_WIDTH = {chr(c): chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)} | {"\u3000": " "}
+_FULL_WIDTH = re.compile(f"[{''.join(map(re.escape, _HALF_WIDTH))}]")
 
 
 def nfkc(text: str) -> str:
